@@ -1,0 +1,95 @@
+"""The ``classic`` command: run experiments, list and download datasets."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .data import KNOWN_DATASETS, DatasetNotFound, cache_root, data_root
+from .data.download import DownloadError, download_dataset
+
+
+def _cmd_run(args) -> int:
+    from .experiment import Runner, load_config
+    from .experiment.config import ConfigError
+    overrides = list(args.set or [])
+    if args.device:
+        overrides.append(f"backend={'cupy' if args.device == 'cuda' else 'numpy'}")
+    if args.n_jobs is not None:
+        overrides.append(f"run.n_jobs={args.n_jobs}")
+    try:
+        config = load_config(args.config, overrides)
+    except ConfigError as exc:
+        print(f"classic run: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path("runs") / config.name
+    runner = Runner(config, data_root(args.data_root), cache_root(), out, progress=not args.quiet)
+    try:
+        summary = runner.run()
+    except DatasetNotFound as exc:
+        print(f"classic run: {exc}", file=sys.stderr)
+        return 2
+    print()
+    print((out / "report.md").read_text())
+    print(f"run folder: {out}  (metrics.json, report.md, config.yaml, manifest.json)")
+    skipped = len(runner.skipped)
+    if skipped:
+        print(f"{skipped} file(s) skipped; reasons in {out / 'manifest.json'}")
+    return 0 if summary else 1
+
+
+def _cmd_datasets(args) -> int:
+    root = data_root(args.data_root)
+    print(f"data root: {root}  (--data-root, else $CLASSIC_DATA, else $CLASSIC_CACHE/datasets)")
+    print(f"{'dataset':<12} {'status':<9} {'expected at / source':<60} how to get it")
+    for name, (where, how) in KNOWN_DATASETS.items():
+        if where is None:
+            status, place = "bundled" if name == "digits" else "-", ""
+        else:
+            status, place = ("present" if (root / where).is_dir() else "missing"), str(root / where)
+        print(f"{name:<12} {status:<9} {place:<60} {how}")
+    return 0
+
+
+def _cmd_download(args) -> int:
+    root = data_root(args.data_root)
+    try:
+        folder = download_dataset(args.name, root, cache_root() / "downloads", progress=not args.quiet)
+    except DownloadError as exc:
+        print(f"classic download: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.name} ready at {folder}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="classic", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run an experiment config (YAML)")
+    run.add_argument("config")
+    run.add_argument("--data-root", help="folder holding the datasets (default: $CLASSIC_DATA or cache/datasets)")
+    run.add_argument("--out", help="run folder (default: runs/<config name>)")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. svm.C=3")
+    run.add_argument("--device", choices=["cpu", "cuda"], help="array backend: cpu (numpy) or cuda (cupy)")
+    run.add_argument("--n-jobs", type=int, help="worker processes (default: all cores)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(func=_cmd_run)
+
+    datasets = sub.add_parser("datasets", help="list known datasets and whether they are present")
+    datasets.add_argument("--data-root")
+    datasets.set_defaults(func=_cmd_datasets)
+
+    download = sub.add_parser("download", help="download, verify and extract a dataset")
+    download.add_argument("name", choices=sorted(n for n, (w, _) in KNOWN_DATASETS.items() if w))
+    download.add_argument("--data-root")
+    download.add_argument("--quiet", action="store_true")
+    download.set_defaults(func=_cmd_download)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Datasets, image decoding, downloads, and where data and caches live.
+
+Data root: ``--data-root``, else ``$CLASSIC_DATA``, else ``<cache>/datasets``.
+Cache root: ``$CLASSIC_CACHE``, else ``cache/`` in the current folder.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .datasets import (CALTECH101_FOLDER, Dataset, DatasetNotFound, DigitsDataset, ImageFolderDataset,
+                       Split, caltech101)
+from .images import ImageError, load_image
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("CLASSIC_CACHE") or "cache")
+
+
+def data_root(explicit: str | os.PathLike | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("CLASSIC_DATA"):
+        return Path(os.environ["CLASSIC_DATA"])
+    return cache_root() / "datasets"
+
+
+# name -> (where it is expected under the data root, or None if bundled; how to get it)
+KNOWN_DATASETS = {
+    "caltech101": (CALTECH101_FOLDER, "classic download caltech101"),
+    "digits": (None, "bundled with scikit-learn"),
+    "folder": (None, "any class-per-folder tree: data.root: PATH"),
+}
+
+
+def open_dataset(name: str, root: Path, **options) -> Dataset:
+    """Open dataset ``name`` found under the data root ``root`` with its split options."""
+    if name == "caltech101":
+        return caltech101(root, **options)
+    if name == "digits":
+        options.pop("split_file", None)
+        return DigitsDataset(**options)
+    if name == "folder":
+        folder = options.pop("root", None)
+        if folder is None:
+            raise ValueError("dataset 'folder' needs data.root (the class-per-folder tree)")
+        test_root = options.pop("test_root", None)
+        resolve = lambda p: Path(p) if Path(p).is_absolute() else root / p  # noqa: E731
+        return ImageFolderDataset(resolve(folder), test_root=test_root and resolve(test_root), **options)
+    raise ValueError(f"unknown dataset {name!r}; known: {', '.join(KNOWN_DATASETS)}")
+
+
+__all__ = ["Dataset", "DatasetNotFound", "DigitsDataset", "ImageError", "ImageFolderDataset", "Split",
+           "caltech101", "load_image", "cache_root", "data_root", "open_dataset", "KNOWN_DATASETS"]

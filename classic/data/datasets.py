@@ -1,0 +1,201 @@
+"""Datasets: image references, integer labels and class names, split into training and test sets.
+
+* :class:`ImageFolderDataset` - one folder per class.  Either one root split per class at random
+  (``n_train`` images for training, up to ``n_test`` of the rest for testing, one split per seed),
+  or separate training and test roots with the same class folders (ImageNet style), or an explicit
+  split file with lines ``train|test <class>/<file> <class>``.
+* :func:`caltech101` - Caltech-101 with its standard protocol (Fei-Fei et al. 2004): 102 classes
+  (``BACKGROUND_Google`` included unless excluded), 30 training and up to 50 test images per class,
+  mean per-class accuracy averaged over several random splits.
+* :class:`DigitsDataset` - scikit-learn's bundled 8 x 8 handwritten digits, upsampled; needs no files.
+
+Class index = position in the sorted class-folder names.  Files whose extension is not an image
+format are left out when listing and recorded in ``skipped``; files that fail to decode are skipped
+(and recorded) by the experiment layer when it reads them.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .images import load_image
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+
+
+class DatasetNotFound(FileNotFoundError):
+    """A dataset's files are missing; the message names where we looked and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """One training/test split: references (dataset-relative) and integer labels."""
+    name: str
+    train: tuple[str, ...]
+    train_labels: np.ndarray
+    test: tuple[str, ...]
+    test_labels: np.ndarray
+
+    def __post_init__(self):
+        if len(self.train) != len(self.train_labels) or len(self.test) != len(self.test_labels):
+            raise ValueError("references and labels differ in length")
+
+
+@dataclass
+class Dataset:
+    """Base: ``name``, ``class_names``, ``skipped`` (files left out, with reasons), ``splits()``, ``load()``."""
+    name: str
+    class_names: list[str]
+    skipped: list[dict] = field(default_factory=list)
+
+    def splits(self) -> list[Split]:
+        raise NotImplementedError
+
+    def load(self, ref: str, mode: str = "gray", max_side: int | None = 300) -> np.ndarray:
+        raise NotImplementedError
+
+
+def per_class_random_split(labels: np.ndarray, n_train: int, n_test: int | None, seed: int):
+    """Indices (train, test): per class, ``n_train`` at random, then up to ``n_test`` of the rest."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        train.extend(members[:n_train])
+        rest = members[n_train:]
+        test.extend(rest if n_test is None else rest[:n_test])
+    return np.sort(np.asarray(train, dtype=np.int64)), np.sort(np.asarray(test, dtype=np.int64))
+
+
+def list_class_folders(root: Path, classes=None, exclude=()) -> tuple[list[str], list[str], np.ndarray, list[dict]]:
+    """(class_names, refs "<class>/<file>", labels, skipped) for a class-per-folder tree."""
+    names = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if classes is not None:
+        missing = sorted(set(classes) - set(names))
+        if missing:
+            raise DatasetNotFound(f"{root}: class folders not found: {', '.join(missing[:5])}")
+        names = sorted(classes)
+    names = [n for n in names if n not in set(exclude)]
+    refs, labels, skipped = [], [], []
+    for label, name in enumerate(names):
+        for entry in sorted(os.scandir(root / name), key=lambda e: e.name):
+            if entry.name.startswith(".") or not entry.is_file():
+                continue
+            ref = f"{name}/{entry.name}"
+            if os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
+                refs.append(ref)
+                labels.append(label)
+            else:
+                skipped.append({"file": ref, "reason": "not an image file (extension)"})
+    return names, refs, np.asarray(labels, dtype=np.int64), skipped
+
+
+def read_split_file(path: Path, class_names: list[str]) -> Split:
+    """A split from lines ``train|test <class>/<file> <class>``."""
+    index = {n: i for i, n in enumerate(class_names)}
+    parts = {"train": ([], []), "test": ([], [])}
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split()
+        if len(fields) != 3 or fields[0] not in parts or fields[2] not in index:
+            raise ValueError(f"{path}:{number}: expected 'train|test <class>/<file> <class>', got {line!r}")
+        parts[fields[0]][0].append(fields[1])
+        parts[fields[0]][1].append(index[fields[2]])
+    (train, train_labels), (test, test_labels) = parts["train"], parts["test"]
+    return Split(Path(path).stem, tuple(train), np.asarray(train_labels, np.int64),
+                 tuple(test), np.asarray(test_labels, np.int64))
+
+
+class ImageFolderDataset(Dataset):
+    """Class-per-folder images; see the module docstring for the three ways to split them."""
+
+    def __init__(self, root, *, name: str = "folder", test_root=None, n_train: int = 30,
+                 n_test: int | None = 50, n_splits: int = 1, seed: int = 0, split_file=None,
+                 classes=None, exclude=()):
+        self.root = Path(root)
+        self.test_root = Path(test_root) if test_root else None
+        for folder in (self.root, self.test_root):
+            if folder is not None and not folder.is_dir():
+                raise DatasetNotFound(f"dataset {name!r} not found at {folder}")
+        names, refs, labels, skipped = list_class_folders(self.root, classes, exclude)
+        super().__init__(name, names, skipped)
+        self.refs, self.labels = refs, labels
+        self.n_train, self.n_test, self.n_splits, self.seed = n_train, n_test, n_splits, seed
+        self.split_file = Path(split_file) if split_file else None
+
+    def splits(self) -> list[Split]:
+        if self.test_root is not None:
+            _, test_refs, test_labels, skipped = list_class_folders(self.test_root, self.class_names)
+            self.skipped.extend({"file": f"test:{s['file']}", "reason": s["reason"]} for s in skipped)
+            keep, _ = per_class_random_split(self.labels, self.n_train, 0, self.seed)
+            return [Split("train-test", tuple(self.refs[i] for i in keep), self.labels[keep],
+                          tuple(f"test:{r}" for r in test_refs), test_labels)]
+        result = []
+        if self.split_file is not None:
+            result.append(read_split_file(self.split_file, self.class_names))
+        labels = self.labels
+        seed = self.seed + len(result)
+        while len(result) < self.n_splits:
+            train, test = per_class_random_split(labels, self.n_train, self.n_test, seed)
+            result.append(Split(f"seed{seed}", tuple(self.refs[i] for i in train), labels[train],
+                                tuple(self.refs[i] for i in test), labels[test]))
+            seed += 1
+        return result
+
+    def path(self, ref: str) -> Path:
+        if ref.startswith("test:"):
+            return self.test_root / ref[5:]
+        return self.root / ref
+
+    def load(self, ref: str, mode: str = "gray", max_side: int | None = 300) -> np.ndarray:
+        return load_image(self.path(ref), mode, max_side)
+
+
+CALTECH101_FOLDER = Path("caltech101") / "101_ObjectCategories"
+CALTECH101_BACKGROUND = "BACKGROUND_Google"
+
+
+def caltech101(data_root, *, include_background: bool = True, **kwargs) -> ImageFolderDataset:
+    """Caltech-101 under ``data_root/caltech101/101_ObjectCategories`` (as the archive extracts)."""
+    root = Path(data_root) / CALTECH101_FOLDER
+    if not root.is_dir():
+        raise DatasetNotFound(
+            f"dataset 'caltech101' not found at {root}: run `classic download caltech101` "
+            f"or pass --data-root DIR (or set CLASSIC_DATA) where DIR/{CALTECH101_FOLDER} exists")
+    split_file = kwargs.pop("split_file", None)
+    if split_file is not None and not Path(split_file).is_absolute():
+        candidate = Path(data_root) / split_file
+        split_file = candidate if candidate.exists() else Path(split_file)
+    exclude = () if include_background else (CALTECH101_BACKGROUND,)
+    return ImageFolderDataset(root, name="caltech101", exclude=exclude, split_file=split_file, **kwargs)
+
+
+class DigitsDataset(Dataset):
+    """scikit-learn's 1,797 8 x 8 digits (values 0-16), bilinearly upsampled to ``size`` pixels."""
+
+    def __init__(self, *, n_train: int = 100, n_test: int | None = None, n_splits: int = 1,
+                 seed: int = 0, size: int = 32):
+        from sklearn.datasets import load_digits
+        digits = load_digits()
+        super().__init__("digits", [str(d) for d in range(10)])
+        self.images = digits.images.astype(np.float32) / 16
+        self.labels = digits.target.astype(np.int64)
+        self.n_train, self.n_test, self.n_splits, self.seed, self.size = n_train, n_test, n_splits, seed, size
+
+    def splits(self) -> list[Split]:
+        result = []
+        for seed in range(self.seed, self.seed + self.n_splits):
+            train, test = per_class_random_split(self.labels, self.n_train, self.n_test, seed)
+            result.append(Split(f"seed{seed}", tuple(f"digits/{i}" for i in train), self.labels[train],
+                                tuple(f"digits/{i}" for i in test), self.labels[test]))
+        return result
+
+    def load(self, ref: str, mode: str = "gray", max_side: int | None = 300) -> np.ndarray:
+        from scipy.ndimage import zoom
+        image = zoom(self.images[int(ref.split("/")[1])], self.size / 8, order=1, mode="nearest")
+        image = np.clip(image, 0, 1).astype(np.float32)
+        return np.repeat(image[..., None], 3, axis=2) if mode == "rgb" else image

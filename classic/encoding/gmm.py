@@ -1,0 +1,209 @@
+r"""Gaussian mixture model with diagonal covariances, fitted by expectation-maximisation.
+
+.. math::  p(x) = \sum_{k=1}^{K} w_k \, \mathcal{N}(x; \mu_k, \operatorname{diag}(\sigma_k^2))
+
+E-step: responsibilities :math:`\gamma_{nk} \propto w_k \mathcal{N}(x_n; \mu_k, \sigma_k^2)`, computed
+in the log domain with the expansion
+
+.. math::  -\tfrac12 \sum_d \frac{(x_d - \mu_{kd})^2}{\sigma_{kd}^2}
+          = -\tfrac12 \Big( \sum_d x_d^2 \sigma_{kd}^{-2} - 2 \sum_d x_d \mu_{kd} \sigma_{kd}^{-2}
+                          + \sum_d \mu_{kd}^2 \sigma_{kd}^{-2} \Big),
+
+i.e. two matrix products for all points and components at once, and a log-sum-exp over k.
+M-step: with :math:`N_k = \sum_n \gamma_{nk}`, :math:`w_k = N_k / N`,
+:math:`\mu_k = \sum_n \gamma_{nk} x_n / N_k`,
+:math:`\sigma_k^2 = \sum_n \gamma_{nk} x_n^2 / N_k - \mu_k^2` (Dempster, Laird & Rubin 1977).
+
+Numerical soundness in float32.  The expansion cancels large terms when :math:`\sigma_k^2` is tiny,
+which happens when a component collapses onto a set of identical points (e.g. the zeroed
+low-contrast SIFT descriptors of flat image regions).  Every variance is therefore floored at
+``variance_floor`` times the data's variance in that dimension (relative, so it means the same for
+whitened and unwhitened data), which bounds the amplification of rounding errors; and the Fisher
+vector encoder drops zeroed descriptors before they reach the model.  Components that lose all
+their points are re-seeded on the points the model explains worst.
+
+Initialisation: k-means++ seeding (Arthur & Vassilvitskii 2007) and a few Lloyd iterations on a
+subsample, or ``init="random"`` (random points as means), both driven by ``seed``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from ..backend import array_module
+
+_CHUNK = 32768        # points per E-step block: bounds the (chunk, K) responsibility matrix
+
+
+def _squared_distances(X, C):
+    xp = array_module(X)
+    d = (X * X).sum(1)[:, None] - 2 * (X @ C.T) + (C * C).sum(1)[None, :]
+    return xp.maximum(d, 0)
+
+
+def kmeans_plus_plus(X, k: int, rng: np.random.Generator):
+    """k-means++ seeding: each new centre drawn with probability proportional to D(x)^2."""
+    xp = array_module(X)
+    n = X.shape[0]
+    centres = xp.empty((k, X.shape[1]), dtype=X.dtype)
+    centres[0] = X[int(rng.integers(n))]
+    closest = _squared_distances(X, centres[:1])[:, 0]
+    for i in range(1, k):
+        p = np.asarray(closest.get() if hasattr(closest, "get") else closest, dtype=np.float64)
+        total = p.sum()
+        index = int(rng.choice(n, p=p / total)) if total > 0 else int(rng.integers(n))
+        centres[i] = X[index]
+        closest = xp.minimum(closest, _squared_distances(X, centres[i:i + 1])[:, 0])
+    return centres
+
+
+def kmeans(X, k: int, n_iter: int, rng: np.random.Generator):
+    """Lloyd's k-means from k-means++ seeds; returns (centres, assignment)."""
+    xp = array_module(X)
+    centres = kmeans_plus_plus(X, k, rng)
+    for _ in range(n_iter):
+        assignment = xp.argmin(_squared_distances(X, centres), axis=1)
+        counts = xp.bincount(assignment, minlength=k).astype(X.dtype)
+        sums = xp.zeros_like(centres)
+        xp.add.at(sums, assignment, X) if xp is np else sums.scatter_add(assignment, X)
+        nonempty = counts > 0
+        centres = xp.where(nonempty[:, None], sums / xp.maximum(counts, 1)[:, None], centres)
+    assignment = xp.argmin(_squared_distances(X, centres), axis=1)
+    return centres, assignment
+
+
+class DiagonalGMM(BaseEstimator):
+    """Diagonal-covariance GMM by EM on the array backend.
+
+    Learned: ``means_`` (K, D), ``variances_`` (K, D), ``weights_`` (K,), ``lower_bound_`` (mean
+    log-likelihood per point at the last iteration), ``n_iter_``, ``converged_``.
+    """
+
+    def __init__(self, n_components: int = 256, max_iter: int = 100, tol: float = 1e-5,
+                 init: str = "kmeans", init_sample: int = 50_000, kmeans_iter: int = 10,
+                 variance_floor: float = 1e-3, seed: int = 0):
+        self.n_components = n_components
+        self.max_iter = max_iter
+        self.tol = tol
+        self.init = init
+        self.init_sample = init_sample
+        self.kmeans_iter = kmeans_iter
+        self.variance_floor = variance_floor
+        self.seed = seed
+
+    # -- model evaluation --------------------------------------------------------------------
+    def _log_gaussians(self, X):
+        """log w_k + log N(x; mu_k, sigma_k^2) for a block of points: (n, K)."""
+        xp = array_module(X)
+        precision = (1 / self.variances_).astype(X.dtype)
+        const = (xp.log(self.weights_) - 0.5 * xp.log(self.variances_).sum(1)
+                 - 0.5 * (self.means_ ** 2 * (1 / self.variances_)).sum(1)
+                 - 0.5 * X.shape[1] * math.log(2 * math.pi)).astype(X.dtype)
+        return (X * X) @ (-0.5 * precision).T + X @ (self.means_.astype(X.dtype) * precision).T + const
+
+    def log_responsibilities(self, X):
+        """(log gamma (n, K), log p(x) (n,)) for a block of points."""
+        xp = array_module(X)
+        log_joint = self._log_gaussians(X)
+        top = log_joint.max(axis=1, keepdims=True)
+        log_px = top + xp.log(xp.exp(log_joint - top).sum(axis=1, keepdims=True))
+        return log_joint - log_px, log_px[:, 0]
+
+    def predict_proba(self, X):
+        xp = array_module(X)
+        return xp.concatenate([xp.exp(self.log_responsibilities(X[i:i + _CHUNK])[0])
+                               for i in range(0, X.shape[0], _CHUNK)])
+
+    def score_samples(self, X):
+        xp = array_module(X)
+        return xp.concatenate([self.log_responsibilities(X[i:i + _CHUNK])[1]
+                               for i in range(0, X.shape[0], _CHUNK)])
+
+    def score(self, X, y=None) -> float:
+        """Mean log-likelihood per point (scikit-learn's convention)."""
+        return float(self.score_samples(X).mean())
+
+    # -- fitting ----------------------------------------------------------------------------
+    def _initialise(self, X, rng):
+        xp = array_module(X)
+        n, k = X.shape[0], self.n_components
+        sample = X[xp.asarray(rng.choice(n, min(n, self.init_sample), replace=False))]
+        if self.init == "kmeans":
+            means, assignment = kmeans(sample, k, self.kmeans_iter, rng)
+        elif self.init == "random":
+            means = sample[xp.asarray(rng.choice(len(sample), k, replace=False))]
+            assignment = xp.argmin(_squared_distances(sample, means), axis=1)
+        else:
+            raise ValueError(f"init must be 'kmeans' or 'random', not {self.init!r}")
+        one_hot = (assignment[:, None] == xp.arange(k)[None, :]).astype(X.dtype)
+        counts = one_hot.sum(0)
+        sq = one_hot.T @ (sample * sample) / xp.maximum(counts, 1)[:, None] - means ** 2
+        variances = xp.where(counts[:, None] > 1, sq, self.data_variance_[None, :])
+        self.means_ = means.astype(xp.float32)
+        self.variances_ = xp.maximum(variances, self.variance_floor_).astype(xp.float32)
+        self.weights_ = ((counts + 1) / (counts.sum() + k)).astype(xp.float32)
+
+    def fit(self, X, y=None):
+        xp = array_module(X)
+        X = xp.asarray(X, dtype=xp.float32)
+        n, d = X.shape
+        if n < self.n_components:
+            raise ValueError(f"{n} points cannot fit {self.n_components} components")
+        rng = np.random.default_rng(self.seed)
+        self.data_variance_ = X.astype(xp.float64).var(axis=0).astype(xp.float32)
+        self.variance_floor_ = xp.maximum(self.variance_floor * self.data_variance_, xp.float32(1e-12))
+        self._initialise(X, rng)
+        previous = -np.inf
+        self.converged_ = False
+        for iteration in range(1, self.max_iter + 1):
+            s0 = xp.zeros(self.n_components, dtype=xp.float32)
+            s1 = xp.zeros((self.n_components, d), dtype=xp.float32)
+            s2 = xp.zeros((self.n_components, d), dtype=xp.float32)
+            total = 0.0
+            for i in range(0, n, _CHUNK):
+                block = X[i:i + _CHUNK]
+                log_gamma, log_px = self.log_responsibilities(block)
+                gamma = xp.exp(log_gamma)
+                s0 += gamma.sum(0)
+                s1 += gamma.T @ block
+                s2 += gamma.T @ (block * block)
+                total += float(log_px.astype(xp.float64).sum())
+            self.lower_bound_ = total / n
+            self.n_iter_ = iteration
+            self._m_step(X, s0, s1, s2, rng)
+            if abs(self.lower_bound_ - previous) <= self.tol * abs(self.lower_bound_):
+                self.converged_ = True
+                break
+            previous = self.lower_bound_
+        return self
+
+    def _m_step(self, X, s0, s1, s2, rng):
+        xp = array_module(X)
+        n = X.shape[0]
+        alive = s0 >= 0.5          # at least half a point's worth of responsibility
+        safe = xp.maximum(s0, 1e-12)[:, None]
+        means = s1 / safe
+        variances = xp.maximum(s2 / safe - means * means, self.variance_floor_)
+        weights = s0 / n
+        dead = xp.flatnonzero(~alive)
+        if dead.size:
+            # re-seed components that lost their points on the worst-explained points of a subsample
+            subset = xp.asarray(rng.choice(n, min(n, 20_000), replace=False))
+            picks = subset[xp.argsort(self.score_samples(X[subset]))[:int(dead.size)]]
+            means[dead] = X[picks]
+            variances[dead] = self.data_variance_
+            weights[dead] = 1.0 / n
+        self.means_ = means.astype(xp.float32)
+        self.variances_ = variances.astype(xp.float32)
+        self.weights_ = (weights / weights.sum()).astype(xp.float32)
+
+    def to_arrays(self) -> dict:
+        return {"means": self.means_, "variances": self.variances_, "weights": self.weights_}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict) -> "DiagonalGMM":
+        gmm = cls(n_components=len(arrays["weights"]))
+        gmm.means_, gmm.variances_, gmm.weights_ = arrays["means"], arrays["variances"], arrays["weights"]
+        return gmm

@@ -1,0 +1,70 @@
+"""Running image chunks over worker processes (joblib), with a progress bar and memory accounting.
+
+Each worker runs with its BLAS thread pool capped at one thread when there are several workers, so
+that workers x threads never exceeds the cores.  Peak resident memory is measured per stage: the
+kernel's high-water mark is reset before the stage (Linux ``/proc/self/clear_refs``) and read from
+``/proc/self/status`` after; workers report their own high-water mark for each chunk.
+"""
+from __future__ import annotations
+
+import os
+import resource
+from contextlib import nullcontext
+
+from joblib import Parallel, delayed, effective_n_jobs
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
+
+
+def reset_peak_memory() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_memory_mb() -> float:
+    """High-water mark of this process's resident memory since the last reset, in MiB."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _call(function, args, single_thread: bool):
+    reset_peak_memory()
+    with threadpool_limits(1) if single_thread else nullcontext():
+        result = function(*args)
+    return result, peak_memory_mb()
+
+
+def run_chunks(function, tasks, n_jobs: int = -1, desc: str = "", progress: bool = True):
+    """``[function(*task) for task in tasks]`` over worker processes; returns (results, worker peak MiB)."""
+    tasks = list(tasks)
+    n_jobs = min(effective_n_jobs(n_jobs), max(1, len(tasks)))
+    results, peak = [None] * len(tasks), 0.0
+    bar = tqdm(total=len(tasks), desc=desc, unit="chunk", disable=not progress, leave=False)
+    if n_jobs == 1:
+        outputs = ((i, _call(function, task, False)) for i, task in enumerate(tasks))
+    else:
+        outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(_indexed)(i, function, task) for i, task in enumerate(tasks))
+    for i, (result, worker_peak) in outputs:
+        results[i] = result
+        peak = max(peak, worker_peak)
+        bar.update(1)
+    bar.close()
+    return results, peak
+
+
+def _indexed(i, function, task):
+    return i, _call(function, task, True)
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -1,0 +1,390 @@
+"""Running an experiment: stages, each cached, over one or more splits.
+
+Per split::
+
+    sample  - descriptors from a stratified subset of the training images (for PCA + GMM)
+    pca     - PCA fitted on the sample
+    gmm     - diagonal GMM fitted on the projected sample
+    encode  - every image of the split -> Fisher vector, written in shards (the feature store)
+    kernel  - Gram matrices (train x train, test x train), block by block from the store
+    svm     - one-vs-rest linear SVM (C fixed, or chosen by cross-validation on the training set);
+              test scores
+
+A stage's key hashes its configuration and the keys of its inputs, so changing ``svm.C`` reruns
+only ``svm``; a killed run resumes at the first unfinished shard.  Images that cannot be decoded
+are skipped, recorded, and left out of training and testing.
+"""
+from __future__ import annotations
+
+import math
+import platform
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ..backend import get_backend, to_numpy
+from ..data import Dataset, ImageError, Split, open_dataset
+from ..encoding import DiagonalGMM, PCA, sample_descriptors
+from ..encoding.fisher import fisher_vector, nonzero_rows
+from ..encoding.pyramid import n_regions
+from ..features import DenseSIFT
+from ..learn import LinearSVM, evaluate
+from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
+from .config import ExperimentConfig, dump_config
+from .parallel import peak_memory_mb, reset_peak_memory, run_chunks
+
+STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 1, "encode": 1, "kernel": 1, "svm": 1}
+
+
+def build_dataset(config: ExperimentConfig, data_root: Path) -> Dataset:
+    d = config.data
+    options = dict(n_train=d.n_train, n_test=d.n_test, n_splits=d.n_splits, seed=config.seed)
+    if d.dataset == "caltech101":
+        options.update(split_file=d.split_file, include_background=d.include_background)
+    elif d.dataset == "digits":
+        options.update(size=d.size)
+    elif d.dataset == "folder":
+        options.update(root=d.root, test_root=d.test_root, split_file=d.split_file)
+    return open_dataset(d.dataset, data_root, **options)
+
+
+def descriptor_extractor(config: ExperimentConfig) -> DenseSIFT:
+    f = config.features
+    if f.kind != "dsift":
+        raise ValueError(f"features.kind {f.kind!r} is not available; use 'dsift'")
+    return DenseSIFT(tuple(f.bin_sizes), f.step, f.magnif, f.window_size, f.contrast_threshold, f.rootsift)
+
+
+# -- worker functions (module level so that joblib can send them to processes) -----------------
+
+def _sample_chunk(dataset, refs, extractor, max_side, quota, seed):
+    parts, errors = [], []
+    for i, ref in enumerate(refs):
+        try:
+            image = dataset.load(ref, "gray", max_side)
+        except ImageError as exc:
+            errors.append({"file": ref, "reason": str(exc)})
+            continue
+        d = extractor.extract(image).descriptors
+        d = d[nonzero_rows(d)]
+        parts.append(sample_descriptors([d], quota, seed + i) if len(d) else d)
+    return (np.concatenate(parts) if parts else np.zeros((0, 128), np.float32)), errors
+
+
+def _encode_chunk(dataset, refs, extractor, max_side, pca_arrays, gmm_arrays, encoder_cfg, shard: Path):
+    pca = PCA.from_arrays(pca_arrays, encoder_cfg["whiten"]) if pca_arrays else None
+    gmm = DiagonalGMM.from_arrays(gmm_arrays)
+    levels = [tuple(level) for level in encoder_cfg["pyramid"]]
+    dim = n_regions(levels) * 2 * gmm.means_.size
+    out = np.zeros((len(refs), dim), dtype=encoder_cfg["store_dtype"])
+    valid, errors = np.zeros(len(refs), bool), []
+    for i, ref in enumerate(refs):
+        try:
+            image = dataset.load(ref, "gray", max_side)
+        except ImageError as exc:
+            errors.append({"file": ref, "reason": str(exc)})
+            continue
+        features = extractor.extract(image)
+        descriptors, positions = features.descriptors, features.positions
+        if encoder_cfg["drop_empty"]:
+            keep = nonzero_rows(descriptors)
+            descriptors, positions = descriptors[keep], positions[keep]
+        if pca is not None:
+            descriptors = pca.transform(descriptors)
+        out[i] = fisher_vector(descriptors, gmm, positions, levels, encoder_cfg["improved"])
+        valid[i] = True
+    save_npy(shard.with_suffix(".npy"), out)
+    save_json(shard.with_suffix(".json"), {"valid": valid.tolist(), "errors": errors})
+    return errors
+
+
+# -- the runner ----------------------------------------------------------------------------------
+
+class Runner:
+    """Runs one experiment configuration; ``run()`` returns the metrics dict and writes the run folder."""
+
+    def __init__(self, config: ExperimentConfig, data_root: Path, cache_root: Path, out_dir: Path | None = None,
+                 progress: bool = True, log=print):
+        self.config = config
+        self.data_root = Path(data_root)
+        self.cache = Cache(cache_root)
+        self.out_dir = Path(out_dir) if out_dir else Path("runs") / config.name
+        self.progress = progress
+        self.log = log
+        self.xp, _ = get_backend(config.backend)
+        self.extractor = descriptor_extractor(config)
+        self.stages: list[dict] = []
+        self.skipped: dict[str, str] = {}
+
+    # bookkeeping
+    def _stage(self, name: str, key: str, split: str, compute):
+        cached = self.cache.done(name, key)
+        start = time.perf_counter()
+        reset_peak_memory()
+        worker_peak = 0.0
+        if not cached:
+            worker_peak = compute(self.cache.folder(name, key)) or 0.0
+            self.cache.finish(name, key, {"worker_peak_mb": worker_peak})
+        seconds = time.perf_counter() - start
+        record = {"stage": name, "split": split, "key": key, "cached": cached, "seconds": round(seconds, 3),
+                  "peak_mb": round(peak_memory_mb(), 1), "worker_peak_mb": round(worker_peak, 1)}
+        self.stages.append(record)
+        self.log(f"  {name:<7} {'cached' if cached else 'done  '} {seconds:8.1f} s   peak "
+                 f"{record['peak_mb']:.0f} MiB (workers {worker_peak:.0f} MiB)")
+        return self.cache.folder(name, key)
+
+    def _chunks(self, refs):
+        size = self.config.run.chunk_size
+        return [refs[i:i + size] for i in range(0, len(refs), size)]
+
+    # stages
+    def _sample(self, dataset: Dataset, split: Split) -> tuple[str, Path]:
+        cfg, enc = self.config, self.config.encoder
+        rng = np.random.default_rng(cfg.seed)
+        n_classes = len(dataset.class_names)
+        per_class = max(1, math.ceil(enc.sample_images / n_classes))
+        chosen = []
+        for c in range(n_classes):
+            members = np.flatnonzero(split.train_labels == c)
+            chosen.extend(rng.permutation(members)[:per_class].tolist())
+        refs = [split.train[i] for i in sorted(chosen)]
+        key = stable_hash("sample", STAGE_VERSIONS["sample"], asdict(cfg.features), cfg.data.max_side,
+                          self.dataset_identity, refs, enc.sample_size, cfg.seed)
+        quota = max(1, math.ceil(enc.sample_size / max(1, len(refs))))
+
+        def compute(folder: Path):
+            tasks = [(dataset, chunk, self.extractor, cfg.data.max_side, quota, cfg.seed + i)
+                     for i, chunk in enumerate(self._chunks(refs))]
+            results, peak = run_chunks(_sample_chunk, tasks, cfg.run.n_jobs, "sample", self.progress)
+            sample = np.concatenate([r[0] for r in results])
+            if len(sample) > enc.sample_size:
+                sample = sample[np.sort(np.random.default_rng(cfg.seed).choice(len(sample), enc.sample_size, False))]
+            if len(sample) < max(enc.n_components, 2):
+                raise RuntimeError(f"only {len(sample)} usable descriptors for fitting; need at least {enc.n_components}")
+            save_npy(folder / "sample.npy", sample)
+            save_json(folder / "errors.json", [e for r in results for e in r[1]])
+            return peak
+        return key, self._stage("sample", key, split.name, compute)
+
+    def _pca(self, sample_key: str, sample_folder: Path, split: Split) -> tuple[str, Path]:
+        enc = self.config.encoder
+        key = stable_hash("pca", STAGE_VERSIONS["pca"], enc.pca_dims, enc.whiten, sample_key)
+
+        def compute(folder: Path):
+            if not enc.pca_dims:
+                save_npz(folder / "pca.npz")
+                return
+            sample = self.xp.asarray(np.load(sample_folder / "sample.npy"))
+            pca = PCA(enc.pca_dims, whiten=enc.whiten).fit(sample)
+            save_npz(folder / "pca.npz", **{k: to_numpy(v) for k, v in pca.to_arrays().items()})
+        return key, self._stage("pca", key, split.name, compute)
+
+    def _gmm(self, pca_key, sample_folder, pca_folder, split) -> tuple[str, Path]:
+        cfg, enc = self.config, self.config.encoder
+        key = stable_hash("gmm", STAGE_VERSIONS["gmm"], enc.n_components, enc.gmm_max_iter, enc.gmm_tol,
+                          enc.variance_floor, cfg.seed, pca_key)
+
+        def compute(folder: Path):
+            sample = self.xp.asarray(np.load(sample_folder / "sample.npy"))
+            pca_arrays = load_npz(pca_folder / "pca.npz")
+            if pca_arrays:
+                sample = PCA.from_arrays({k: self.xp.asarray(v) for k, v in pca_arrays.items()},
+                                         enc.whiten).transform(sample)
+            gmm = DiagonalGMM(enc.n_components, max_iter=enc.gmm_max_iter, tol=enc.gmm_tol,
+                              variance_floor=enc.variance_floor, seed=cfg.seed).fit(sample)
+            save_npz(folder / "gmm.npz", **{k: to_numpy(v) for k, v in gmm.to_arrays().items()})
+            save_json(folder / "fit.json", {"n_iter": gmm.n_iter_, "converged": gmm.converged_,
+                                            "mean_log_likelihood": gmm.lower_bound_})
+        return key, self._stage("gmm", key, split.name, compute)
+
+    def _encode(self, dataset, split, gmm_key, pca_folder, gmm_folder) -> tuple[str, Path]:
+        cfg, enc = self.config, self.config.encoder
+        refs = list(split.train) + list(split.test)
+        encoder_cfg = {"pyramid": enc.pyramid, "improved": enc.improved, "drop_empty": enc.drop_empty,
+                       "store_dtype": enc.store_dtype, "whiten": enc.whiten}
+        key = stable_hash("encode", STAGE_VERSIONS["encode"], asdict(cfg.features), cfg.data.max_side,
+                          encoder_cfg, self.dataset_identity, refs, cfg.run.chunk_size, gmm_key)
+
+        def compute(folder: Path):
+            pca_arrays, gmm_arrays = load_npz(pca_folder / "pca.npz"), load_npz(gmm_folder / "gmm.npz")
+            tasks = []
+            for i, chunk in enumerate(self._chunks(refs)):
+                shard = folder / f"shard_{i:05d}"
+                if not shard.with_suffix(".json").exists():          # resume: finished shards stay
+                    tasks.append((dataset, chunk, self.extractor, cfg.data.max_side, pca_arrays, gmm_arrays,
+                                  encoder_cfg, shard))
+            _, peak = run_chunks(_encode_chunk, tasks, cfg.run.n_jobs, f"encode {split.name}", self.progress)
+            return peak
+        return key, self._stage("encode", key, split.name, compute)
+
+    def _load_store(self, encode_folder: Path, n: int):
+        shards = sorted(encode_folder.glob("shard_*.npy"))
+        features = [np.load(s, mmap_mode="r") for s in shards]
+        meta = [load_json(s.with_suffix(".json")) for s in shards]
+        valid = np.concatenate([m["valid"] for m in meta]).astype(bool)
+        errors = [e for m in meta for e in m["errors"]]
+        if len(valid) != n:
+            raise RuntimeError(f"feature store {encode_folder} holds {len(valid)} images, expected {n}")
+        return features, valid, errors
+
+    def _kernel(self, encode_key, encode_folder, split) -> tuple[str, Path]:
+        key = stable_hash("kernel", STAGE_VERSIONS["kernel"], encode_key)
+        n_train, n_all = len(split.train), len(split.train) + len(split.test)
+
+        def compute(folder: Path):
+            shards, valid, _ = self._load_store(encode_folder, n_all)
+            rows = np.concatenate([np.arange(len(s)) for s in shards])
+            owner = np.concatenate([np.full(len(s), i) for i, s in enumerate(shards)])
+
+            def block(indices):
+                out = np.empty((len(indices), shards[0].shape[1]), dtype=np.float32)
+                for j, (o, r) in enumerate(zip(owner[indices], rows[indices])):
+                    out[j] = shards[o][r]
+                return self.xp.asarray(out)
+
+            train = np.flatnonzero(valid[:n_train])
+            everything = np.flatnonzero(valid)
+            size = self.config.run.kernel_block
+            gram = np.zeros((len(everything), len(train)), dtype=np.float32)
+            for a in range(0, len(train), size):
+                right = block(train[a:a + size])
+                for b in range(0, len(everything), size):
+                    if b + size <= a and b + size <= len(train):
+                        continue        # upper triangle of train x train: filled by symmetry below
+                    gram[b:b + size, a:a + size] = to_numpy(block(everything[b:b + size]) @ right.T)
+            t = len(train)
+            lower = np.tril(gram[:t, :t])
+            gram[:t, :t] = lower + np.tril(lower, -1).T
+            save_npy(folder / "gram.npy", gram)
+            save_npz(folder / "index.npz", train=train, everything=everything)
+        return key, self._stage("kernel", key, split.name, compute)
+
+    def _svm(self, kernel_key, kernel_folder, split, n_classes) -> tuple[str, Path]:
+        s = self.config.svm
+        key = stable_hash("svm", STAGE_VERSIONS["svm"], asdict(s), kernel_key,
+                          split.train_labels.tolist(), split.test_labels.tolist())
+
+        def compute(folder: Path):
+            gram = np.load(kernel_folder / "gram.npy")
+            index = load_npz(kernel_folder / "index.npz")
+            labels = np.concatenate([split.train_labels, split.test_labels])
+            t = len(index["train"])
+            y_train, k_train = labels[index["train"]], gram[:t]
+            C, cv = s.C, {}
+            if s.C_grid:
+                C, cv = choose_C(k_train, y_train, s, n_classes, self.config.seed)
+            svm = LinearSVM(C=C, loss=s.loss, tol=s.tol, max_iter=s.max_iter).fit_kernel(k_train, y_train)
+            test_rows = index["everything"] >= len(split.train)
+            scores = np.full((int(test_rows.sum()), n_classes), -np.inf, dtype=np.float32)
+            scores[:, svm.classes_] = svm.decision_function_kernel(gram[test_rows])
+            save_npy(folder / "scores.npy", scores)
+            save_npy(folder / "test_labels.npy", labels[index["everything"][test_rows]])
+            save_json(folder / "svm.json", {"C": C, "cv": cv})
+        return key, self._stage("svm", key, split.name, compute)
+
+    # the whole run
+    @property
+    def dataset_identity(self):
+        d = self.config.data
+        return [d.dataset, d.root, d.test_root, d.size if d.dataset == "digits" else None]
+
+    def run(self) -> dict:
+        start = time.perf_counter()
+        cfg = self.config
+        dataset = build_dataset(cfg, self.data_root)
+        for s in dataset.skipped:
+            self.skipped[s["file"]] = s["reason"]
+        splits = dataset.splits()
+        n_classes = len(dataset.class_names)
+        self.log(f"{cfg.name}: {dataset.name}, {n_classes} classes, {len(splits)} split(s)")
+        results = []
+        for split in splits:
+            self.log(f"split {split.name}: {len(split.train)} train / {len(split.test)} test images")
+            sample_key, sample_folder = self._sample(dataset, split)
+            pca_key, pca_folder = self._pca(sample_key, sample_folder, split)
+            gmm_key, gmm_folder = self._gmm(pca_key, sample_folder, pca_folder, split)
+            encode_key, encode_folder = self._encode(dataset, split, gmm_key, pca_folder, gmm_folder)
+            kernel_key, kernel_folder = self._kernel(encode_key, encode_folder, split)
+            _, svm_folder = self._svm(kernel_key, kernel_folder, split, n_classes)
+            for e in load_json(sample_folder / "errors.json") + self._load_store(
+                    encode_folder, len(split.train) + len(split.test))[2]:
+                self.skipped[e["file"]] = e["reason"]
+            index = load_npz(kernel_folder / "index.npz")
+            metrics = evaluate(np.load(svm_folder / "scores.npy"), np.load(svm_folder / "test_labels.npy"), n_classes)
+            metrics.update(split=split.name, n_train=int(len(index["train"])),
+                           n_test=int((index["everything"] >= len(split.train)).sum()),
+                           C=load_json(svm_folder / "svm.json")["C"])
+            results.append(metrics)
+            self.log(f"  mean class accuracy {100 * metrics['mean_class_accuracy']:.2f}%  top-1 error "
+                     f"{100 * metrics['top1_error']:.2f}%  top-5 error {100 * metrics['top5_error']:.2f}%")
+        summary = summarise(results, self.stages, n_classes, time.perf_counter() - start)
+        self.write_run_folder(summary, results, dataset)
+        return summary
+
+    def write_run_folder(self, summary, results, dataset):
+        from ..report.tables import run_report
+        out = self.out_dir
+        out.mkdir(parents=True, exist_ok=True)
+        save_json(out / "metrics.json", summary)
+        save_text(out / "config.yaml", dump_config(self.config))
+        save_json(out / "manifest.json", manifest(self.config, self.stages, self.skipped, self.data_root))
+        for r in results:
+            save_npy(out / f"confusion_{r['split']}.npy", r["confusion"])
+        save_text(out / "report.md", run_report(self.config, summary, dataset.class_names, results))
+
+
+def choose_C(k_train, y, svm_cfg, n_classes, seed) -> tuple[float, dict]:
+    """C with the best mean per-class accuracy in stratified k-fold CV on the training Gram matrix."""
+    from sklearn.model_selection import StratifiedKFold
+    folds = StratifiedKFold(svm_cfg.cv_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)
+    folds = list(folds)
+    scores = {}
+    for C in svm_cfg.C_grid:
+        accuracies = []
+        for fit_idx, val_idx in folds:
+            svm = LinearSVM(C=C, loss=svm_cfg.loss, tol=svm_cfg.tol, max_iter=svm_cfg.max_iter)
+            svm.fit_kernel(k_train[np.ix_(fit_idx, fit_idx)], y[fit_idx])
+            s = np.full((len(val_idx), n_classes), -np.inf, dtype=np.float32)
+            s[:, svm.classes_] = svm.decision_function_kernel(k_train[np.ix_(val_idx, fit_idx)])
+            accuracies.append(evaluate(s, y[val_idx], n_classes)["mean_class_accuracy"])
+        scores[str(C)] = float(np.mean(accuracies))
+    best = max(svm_cfg.C_grid, key=lambda c: scores[str(c)])
+    return float(best), scores
+
+
+def summarise(results: list[dict], stages: list[dict], n_classes: int, wall: float) -> dict:
+    keys = ("top1_error", "top5_error", "mean_class_accuracy")
+    summary = {k: float(np.mean([r[k] for r in results])) for k in keys}
+    summary.update({f"{k}_std": float(np.std([r[k] for r in results])) for k in keys})
+    seconds, peaks = {}, {}
+    for s in stages:
+        seconds[s["stage"]] = round(seconds.get(s["stage"], 0) + s["seconds"], 3)
+        peaks[s["stage"]] = max(peaks.get(s["stage"], 0), s["peak_mb"], s["worker_peak_mb"])
+    summary.update(
+        n_classes=n_classes, n_train=results[0]["n_train"], n_test=results[0]["n_test"], n_splits=len(results),
+        splits=[{"split": r["split"], **{k: r[k] for k in keys}, "n_train": r["n_train"], "n_test": r["n_test"],
+                 "C": r["C"]} for r in results],
+        seconds_per_stage=seconds, peak_memory_mb_per_stage=peaks,
+        peak_memory_mb=max(peaks.values()) if peaks else 0.0, wall_seconds=round(wall, 1))
+    return summary
+
+
+def manifest(config, stages, skipped, data_root) -> dict:
+    import joblib
+    import PIL
+    import scipy
+    import sklearn
+    import yaml
+
+    from .. import __version__
+    return {
+        "classic": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
+        "versions": {"numpy": np.__version__, "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
+                     "pillow": PIL.__version__, "joblib": joblib.__version__, "pyyaml": yaml.__version__},
+        "data_root": str(data_root), "backend": config.backend,
+        "stages": stages,
+        "skipped_files": [{"file": f, "reason": r} for f, r in sorted(skipped.items())],
+    }

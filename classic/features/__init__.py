@@ -1,0 +1,53 @@
+"""Local descriptors on a dense grid, as estimators over lists of images."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from ..backend import array_module
+from .dsift import DESCRIPTOR_SIZE, dense_sift, phow, root_sift
+
+
+@dataclass
+class LocalFeatures:
+    """One image's local descriptors (N, D) and their positions (N, 2): (x, y) / image size, in [0, 1)."""
+    descriptors: object
+    positions: object
+
+    def __len__(self) -> int:
+        return self.descriptors.shape[0]
+
+
+class DenseSIFT(TransformerMixin, BaseEstimator):
+    """Multi-scale dense SIFT (``vl_phow`` semantics) of gray images; stateless.
+
+    ``transform(images)`` takes a list of (H, W) float32 arrays in [0, 1] and returns a list of
+    :class:`LocalFeatures` (128-D descriptors, RootSIFT-mapped if ``rootsift``).
+    """
+
+    def __init__(self, bin_sizes=(4, 6, 8, 10), step: int = 3, magnif: float = 6.0,
+                 window_size: float = 1.5, contrast_threshold: float = 0.005, rootsift: bool = False):
+        self.bin_sizes = bin_sizes
+        self.step = step
+        self.magnif = magnif
+        self.window_size = window_size
+        self.contrast_threshold = contrast_threshold
+        self.rootsift = rootsift
+
+    def fit(self, X=None, y=None):
+        return self
+
+    def extract(self, image) -> LocalFeatures:
+        xp = array_module(image)
+        frames, descriptors = phow(image, tuple(self.bin_sizes), self.step, self.magnif,
+                                   self.window_size, self.contrast_threshold, self.rootsift)
+        h, w = image.shape
+        positions = frames[:, :2] / xp.asarray([w, h], dtype=frames.dtype)
+        return LocalFeatures(descriptors, positions)
+
+    def transform(self, X):
+        return [self.extract(image) for image in X]
+
+
+__all__ = ["DESCRIPTOR_SIZE", "DenseSIFT", "LocalFeatures", "dense_sift", "phow", "root_sift"]

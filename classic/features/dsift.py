@@ -1,0 +1,187 @@
+r"""Dense SIFT: SIFT descriptors on a regular grid, with VLFeat ``vl_dsift`` / ``vl_phow`` semantics.
+
+A SIFT descriptor (Lowe 2004) of one frame is a 4 x 4 grid of spatial bins, each an 8-bin histogram
+of gradient orientations, 128 numbers in all.  Dense SIFT (Vedaldi & Fulkerson 2010, ``vl_dsift``)
+computes it for every frame of a grid with a fixed step, all frames at once:
+
+1. Gradient by central differences (one-sided at the border):
+   :math:`m = \|\nabla I\|`, :math:`\theta = \operatorname{atan2}(\partial_y I, \partial_x I)`.
+2. Orientation binning with linear interpolation: with :math:`t = 8\theta / 2\pi`, the magnitude is
+   split between bins :math:`\lfloor t \rfloor` and :math:`\lfloor t \rfloor + 1 \pmod 8` with
+   weights :math:`1 - (t - \lfloor t\rfloor)` and :math:`t - \lfloor t\rfloor`.  This gives 8
+   orientation maps.
+3. Spatial binning with bilinear interpolation: each map is filtered with the separable triangular
+   kernel :math:`k(u) = \max(0, 1 - |u| / b)` (``b`` = bin size); the value of spatial bin
+   (i, j) of the frame at (x, y) is the filtered map read at the bin centre (x + j b, y + i b).
+4. "Flat window": instead of weighting every pixel by a Gaussian centred on the frame (sigma =
+   ``window_size`` x b), each spatial bin is weighted by the Gaussian's mean over that bin's
+   support, which keeps step 3 a plain separable filter (VLFeat's fast mode, used by ``vl_phow``).
+5. Normalisation: L2-normalise, clamp at 0.2, L2-normalise again (Lowe 2004).  The frame's
+   "contrast" is the unnormalised descriptor mass divided by the frame area, in VLFeat's units
+   (image values in [0, 1]); descriptors below ``contrast_threshold`` are set to zero (``vl_phow``).
+
+:func:`phow` runs this at several bin sizes (multi-scale dense SIFT, Bosch et al. 2007, VLFeat's
+``vl_phow``): the image is smoothed with sigma = bin size / ``magnif`` before each scale, and the
+grids are offset so that the frame centres of all scales coincide.
+
+Descriptor layout is VLFeat's on a row-major image: index = 32 * row_bin + 8 * col_bin + orientation.
+Optional RootSIFT (Arandjelović & Zisserman 2012): L1-normalise, then square root, so that the
+Euclidean distance of the mapped descriptors is the Hellinger kernel of the originals.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..backend import array_module, ndimage_module
+
+N_ORIENTATIONS = 8
+N_SPATIAL_BINS = 4
+DESCRIPTOR_SIZE = N_ORIENTATIONS * N_SPATIAL_BINS * N_SPATIAL_BINS
+_FLOAT32_EPS = float(np.finfo(np.float32).eps)
+
+
+def gaussian_kernel(sigma: float) -> np.ndarray:
+    """Normalised 1-D Gaussian of radius ceil(4 sigma), as VLFeat's ``vl_imsmooth`` uses."""
+    radius = max(1, int(math.ceil(4.0 * sigma)))
+    u = np.arange(-radius, radius + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (u / sigma) ** 2)
+    return (k / k.sum()).astype(np.float32)
+
+
+def smooth(image, sigma: float):
+    """Gaussian smoothing with edge replication (``vl_imsmooth`` semantics); no-op for sigma <= 0."""
+    if sigma <= 0:
+        return image
+    xp = array_module(image)
+    ndi = ndimage_module(xp)
+    k = xp.asarray(gaussian_kernel(sigma))
+    out = ndi.correlate1d(image, k, axis=0, mode="nearest")
+    return ndi.correlate1d(out, k, axis=1, mode="nearest")
+
+
+def orientation_maps(image, n_orientations: int = N_ORIENTATIONS):
+    """Gradient magnitude split into ``n_orientations`` maps by linear angular interpolation."""
+    xp = array_module(image)
+    gy, gx = xp.gradient(image)
+    magnitude = xp.sqrt(gx * gx + gy * gy)
+    t = xp.arctan2(gy, gx) * xp.float32(n_orientations / (2 * math.pi))
+    t = xp.mod(t, xp.float32(n_orientations))
+    lower = xp.floor(t)
+    frac = t - lower
+    lower = lower.astype(xp.int64) % n_orientations
+    upper = (lower + 1) % n_orientations
+    h, w = image.shape
+    pixel = xp.arange(h * w)
+    maps = xp.zeros((n_orientations, h * w), dtype=xp.float32)
+    maps[lower.ravel(), pixel] = (magnitude * (1 - frac)).ravel()
+    maps[upper.ravel(), pixel] = (magnitude * frac).ravel()
+    return maps.reshape(n_orientations, h, w)
+
+
+def flat_window_weights(bin_size: int, window_size: float, n_bins: int = N_SPATIAL_BINS) -> np.ndarray:
+    """Mean of the frame's Gaussian window over each spatial bin's support (VLFeat's flat window)."""
+    sigma = bin_size * window_size
+    u = np.arange(-bin_size + 1, bin_size, dtype=np.float64)
+    weights = []
+    for i in range(n_bins):
+        delta = bin_size * (i - 0.5 * (n_bins - 1))
+        weights.append(np.mean(np.exp(-0.5 * ((u + delta) / sigma) ** 2)))
+    return np.asarray(weights, dtype=np.float32)
+
+
+def grid_size(length: int, bin_size: int, step: int, offset: int = 0) -> int:
+    """Number of frames along one axis: frame origins offset, offset + step, ... with the frame inside."""
+    frame_extent = bin_size * (N_SPATIAL_BINS - 1) + 1
+    span = length - offset - frame_extent
+    return span // step + 1 if span >= 0 else 0
+
+
+def dense_sift(image, bin_size: int = 8, step: int = 3, window_size: float = 1.5,
+               offset: tuple[int, int] = (0, 0), contrast_threshold: float = 0.0):
+    """Dense SIFT of one gray image (float32 in [0, 1], already smoothed as wanted).
+
+    Frame origins are ``offset + k * step`` (x, y), as ``vl_dsift`` with bounds starting at ``offset``.
+    Returns ``(frames, descriptors)``: frames ``(N, 4)`` = x, y of the centre, bin size, contrast;
+    descriptors ``(N, 128)`` float32, row-major over the grid (y outer, x inner).
+    """
+    xp = array_module(image)
+    ndi = ndimage_module(xp)
+    image = xp.asarray(image, dtype=xp.float32)
+    h, w = image.shape
+    ox, oy = offset
+    nx, ny = grid_size(w, bin_size, step, ox), grid_size(h, bin_size, step, oy)
+    n = nx * ny
+    if n == 0:
+        return xp.zeros((0, 4), xp.float32), xp.zeros((0, DESCRIPTOR_SIZE), xp.float32)
+
+    maps = orientation_maps(image)
+    triangle = 1 - xp.abs(xp.arange(-bin_size + 1, bin_size, dtype=xp.float32)) / bin_size
+    maps = ndi.correlate1d(maps, triangle, axis=1, mode="nearest")
+    maps = ndi.correlate1d(maps, triangle, axis=2, mode="nearest")
+
+    weights = flat_window_weights(bin_size, window_size)
+    cells = []
+    for row_bin in range(N_SPATIAL_BINS):
+        y0 = oy + row_bin * bin_size
+        rows = maps[:, y0:y0 + step * (ny - 1) + 1:step]
+        for col_bin in range(N_SPATIAL_BINS):
+            x0 = ox + col_bin * bin_size
+            cell = rows[:, :, x0:x0 + step * (nx - 1) + 1:step]          # (8, ny, nx)
+            cells.append(cell * xp.float32(weights[row_bin] * weights[col_bin]))
+    # (16, 8, ny, nx) -> (ny, nx, 16, 8) -> (N, 128): index 32*row_bin + 8*col_bin + orientation
+    descriptors = xp.stack(cells).transpose(2, 3, 0, 1).reshape(n, DESCRIPTOR_SIZE)
+
+    frame_extent = bin_size * (N_SPATIAL_BINS - 1) + 1
+    contrast = descriptors.sum(axis=1) / xp.float32(frame_extent * frame_extent)
+    descriptors = _normalise_clamp_normalise(descriptors)
+    if contrast_threshold > 0:
+        descriptors = descriptors * (contrast >= contrast_threshold)[:, None]
+
+    centre = 0.5 * bin_size * (N_SPATIAL_BINS - 1)
+    xs = ox + step * xp.arange(nx, dtype=xp.float32) + centre
+    ys = oy + step * xp.arange(ny, dtype=xp.float32) + centre
+    frames = xp.empty((n, 4), dtype=xp.float32)
+    frames[:, 0] = xp.tile(xs, ny)
+    frames[:, 1] = xp.repeat(ys, nx)
+    frames[:, 2] = bin_size
+    frames[:, 3] = contrast
+    return frames, descriptors
+
+
+def _normalise_clamp_normalise(d, clamp: float = 0.2):
+    xp = array_module(d)
+    d = d / (xp.sqrt((d * d).sum(axis=1, keepdims=True)) + xp.float32(_FLOAT32_EPS))
+    d = xp.minimum(d, xp.float32(clamp))
+    return d / (xp.sqrt((d * d).sum(axis=1, keepdims=True)) + xp.float32(_FLOAT32_EPS))
+
+
+def root_sift(descriptors):
+    """RootSIFT: L1-normalise then square root (zero descriptors stay zero)."""
+    xp = array_module(descriptors)
+    l1 = descriptors.sum(axis=1, keepdims=True)
+    return xp.sqrt(descriptors / xp.maximum(l1, xp.float32(_FLOAT32_EPS)))
+
+
+def phow(image, bin_sizes=(4, 6, 8, 10), step: int = 3, magnif: float = 6.0,
+         window_size: float = 1.5, contrast_threshold: float = 0.005, rootsift: bool = False):
+    """Multi-scale dense SIFT as VLFeat's ``vl_phow`` (gray variant): all scales stacked.
+
+    Before each scale the image is smoothed with sigma = bin size / ``magnif``; scale s's grid starts
+    at floor(1.5 (max bin size - s)) so that frame centres line up across scales.
+    Returns ``(frames, descriptors)`` as :func:`dense_sift`.
+    """
+    xp = array_module(image)
+    largest = max(bin_sizes)
+    all_frames, all_descriptors = [], []
+    for bin_size in bin_sizes:
+        off = int(math.floor(1.5 * (largest - bin_size)))
+        frames, descriptors = dense_sift(smooth(image, bin_size / magnif), bin_size, step,
+                                         window_size, (off, off), contrast_threshold)
+        all_frames.append(frames)
+        all_descriptors.append(descriptors)
+    descriptors = xp.concatenate(all_descriptors)
+    if rootsift:
+        descriptors = root_sift(descriptors)
+    return xp.concatenate(all_frames), descriptors

@@ -1,0 +1,53 @@
+"""Classification metrics with the ILSVRC devkit's conventions.
+
+* Top-k error: a test image counts as an error when its true class is not among the k classes with
+  the highest scores (ILSVRC "flat" classification error, k = 1 and 5).  Ties in the scores are
+  broken deterministically in favour of the lower class index.
+* Mean per-class accuracy (Caltech-101's measure): the top-1 recall of each class, averaged over the
+  classes present in the test set, so that large classes do not dominate.
+* Confusion matrix: rows are true classes, columns predicted classes (top-1).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import to_numpy
+
+
+def top_k(scores, k: int) -> np.ndarray:
+    """(n, k) class indices by decreasing score; equal scores ordered by class index."""
+    scores = np.asarray(to_numpy(scores))
+    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+
+
+def top_k_error(scores, labels, k: int) -> float:
+    labels = np.asarray(to_numpy(labels))
+    hits = (top_k(scores, k) == labels[:, None]).any(axis=1)
+    return float(1 - hits.mean())
+
+
+def confusion_matrix(labels, predictions, n_classes: int) -> np.ndarray:
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    return np.bincount(labels * n_classes + predictions, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
+    """Recall per class (NaN for classes absent from the test set)."""
+    totals = confusion.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, np.diag(confusion) / totals, np.nan)
+
+
+def evaluate(scores, labels, n_classes: int) -> dict:
+    """All metrics of one test set: top-1/top-5 error, mean per-class accuracy, confusion matrix."""
+    labels = np.asarray(to_numpy(labels))
+    predictions = top_k(scores, 1)[:, 0]
+    confusion = confusion_matrix(labels, predictions, n_classes)
+    per_class = per_class_accuracy(confusion)
+    return {
+        "top1_error": top_k_error(scores, labels, 1),
+        "top5_error": top_k_error(scores, labels, min(5, n_classes)),
+        "mean_class_accuracy": float(np.nanmean(per_class)),
+        "per_class_accuracy": per_class,
+        "confusion": confusion,
+    }
