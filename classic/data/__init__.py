@@ -33,10 +33,10 @@ KNOWN_DATASETS = {
 }
 
 
-def open_dataset(name: str, root: Path, **options) -> Dataset:
-    """Open dataset ``name`` found under the data root ``root`` with its split options."""
+def open_dataset(name: str, base: Path, **options) -> Dataset:
+    """Open dataset ``name`` found under the data root ``base`` with its split options."""
     if name == "caltech101":
-        return caltech101(root, **options)
+        return caltech101(base, **options)
     if name == "digits":
         options.pop("split_file", None)
         return DigitsDataset(**options)
@@ -45,7 +45,7 @@ def open_dataset(name: str, root: Path, **options) -> Dataset:
         if folder is None:
             raise ValueError("dataset 'folder' needs data.root (the class-per-folder tree)")
         test_root = options.pop("test_root", None)
-        resolve = lambda p: Path(p) if Path(p).is_absolute() else root / p  # noqa: E731
+        resolve = lambda p: Path(p) if Path(p).is_absolute() else Path(base) / p  # noqa: E731
         return ImageFolderDataset(resolve(folder), test_root=test_root and resolve(test_root), **options)
     raise ValueError(f"unknown dataset {name!r}; known: {', '.join(KNOWN_DATASETS)}")
 

@@ -1,0 +1,58 @@
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+
+from classic.backend import BackendUnavailable, array_module, get_backend, to_numpy
+from classic.cli import main
+
+
+def test_datasets_command_lists_presence(data_root, capsys):
+    assert main(["datasets", "--data-root", str(data_root)]) == 0
+    out = capsys.readouterr().out
+    assert "caltech101   present" in out and "digits       bundled" in out
+
+
+def test_datasets_command_reports_missing(tmp_path, capsys):
+    main(["datasets", "--data-root", str(tmp_path)])
+    assert "caltech101   missing" in capsys.readouterr().out
+
+
+def test_run_with_missing_dataset_fails_with_one_clear_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    from conftest import REPO
+    code = main(["run", str(REPO / "experiments/caltech101_quick.yaml"), "--data-root", str(tmp_path / "nowhere"),
+                 "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "classic download caltech101" in err and str(tmp_path / "nowhere") in err
+
+
+def test_run_command_writes_metrics(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CLASSIC_CACHE", str(tmp_path / "cache"))
+    from conftest import REPO
+    args = ["run", str(REPO / "experiments/digits.yaml"), "--out", "runs/d", "--quiet", "--n-jobs", "1",
+            "--set", "data.n_train=5", "--set", "encoder.n_components=4", "--set", "encoder.gmm_max_iter=5",
+            "--set", "encoder.sample_images=50"]
+    assert main(args) == 0
+    metrics = json.loads((tmp_path / "runs/d/metrics.json").read_text())
+    assert metrics["n_train"] == 50
+    assert "mean class accuracy" in capsys.readouterr().out
+
+
+def test_bad_override_is_a_usage_error(capsys):
+    from conftest import REPO
+    assert main(["run", str(REPO / "experiments/digits.yaml"), "--set", "svm.Cee=1"]) == 2
+    assert "unknown key" in capsys.readouterr().err
+
+
+def test_numpy_backend_and_missing_cupy():
+    xp, ndi = get_backend("numpy")
+    a = xp.ones(3)
+    assert array_module(a) is np and to_numpy(a) is a
+    with pytest.raises(ValueError, match="unknown backend"):
+        get_backend("torch")
+    if importlib.util.find_spec("cupy") is None:
+        with pytest.raises(BackendUnavailable, match="CuPy"):
+            get_backend("cupy")

@@ -1,0 +1,135 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from classic.data import (DatasetNotFound, DigitsDataset, ImageError, ImageFolderDataset, caltech101, data_root,
+                          load_image)
+from classic.data.datasets import read_split_file
+from conftest import CALTECH, SPLIT_FILE
+
+
+@pytest.fixture
+def image_files(tmp_path, caltech_images):
+    """One real photo saved in the formats and modes that real datasets contain."""
+    rgb = Image.open(CALTECH / "sunflower/image_0010.jpg").convert("RGB")
+    files = {}
+    files["rgb.jpg"] = rgb
+    files["gray.jpg"] = rgb.convert("L")
+    files["cmyk.jpg"] = rgb.convert("CMYK")
+    files["palette.png"] = rgb.convert("P")
+    files["rgba.png"] = rgb.convert("RGBA")
+    files["large.jpg"] = rgb.resize((1600, 1200))
+    paths = {}
+    for name, im in files.items():
+        im.save(tmp_path / name)
+        paths[name] = tmp_path / name
+    sixteen = (np.asarray(rgb.convert("L"), dtype=np.uint16) * 257)
+    Image.fromarray(sixteen).save(tmp_path / "gray16.png")
+    paths["gray16.png"] = tmp_path / "gray16.png"
+    return paths
+
+
+def test_every_mode_decodes_to_float_in_unit_range(image_files):
+    reference = load_image(image_files["rgb.jpg"], "gray", None)
+    for name, path in image_files.items():
+        for mode in ("gray", "rgb"):
+            im = load_image(path, mode, 300)
+            assert im.dtype == np.float32 and 0 <= im.min() and im.max() <= 1
+            assert im.ndim == (2 if mode == "gray" else 3)
+            assert max(im.shape[:2]) <= 300
+        if name not in ("large.jpg",):
+            gray = load_image(path, "gray", None)
+            assert gray.shape == reference.shape
+            # same picture whatever the storage (palette quantisation and JPEG CMYK loss allowed for)
+            assert np.abs(gray - reference).mean() < 0.05, name
+
+
+def test_large_jpeg_is_downscaled_to_max_side(image_files):
+    im = load_image(image_files["large.jpg"], "gray", 300)
+    assert im.shape == (225, 300)
+    # the DCT-domain shortcut must not change the picture: compare with a plain full decode + resize
+    plain = Image.open(image_files["large.jpg"]).convert("L").resize((300, 225), Image.Resampling.LANCZOS)
+    assert np.abs(im - np.asarray(plain, np.float32) / 255).mean() < 0.02
+
+
+def test_bad_files_raise_image_error_naming_the_file(tmp_path):
+    (tmp_path / "text.jpg").write_text("not an image")
+    (tmp_path / "empty.png").write_bytes(b"")
+    good = tmp_path / "good.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)).save(good)
+    (tmp_path / "truncated.jpg").write_bytes(good.read_bytes()[:2000])
+    for name in ("text.jpg", "empty.png", "truncated.jpg", "missing.jpg"):
+        with pytest.raises(ImageError, match=name):
+            load_image(tmp_path / name)
+
+
+def test_caltech101_listing_and_standard_protocol(data_root):
+    ds = caltech101(data_root, n_train=30, n_test=50, n_splits=2, seed=0)
+    assert len(ds.class_names) == 102 and "BACKGROUND_Google" in ds.class_names
+    assert len(ds.refs) == 9144
+    # the stray BACKGROUND_Google/tmp (JPEG bytes, no image extension) is not one of the 9,144 images
+    assert ds.skipped == [{"file": "BACKGROUND_Google/tmp", "reason": "not an image file (extension)"}]
+    a, b = ds.splits()
+    for split in (a, b):
+        counts = np.bincount(split.train_labels, minlength=102)
+        assert np.all(counts == 30)
+        test_counts = np.bincount(split.test_labels, minlength=102)
+        assert test_counts.max() == 50 and test_counts.min() >= 1
+        assert not set(split.train) & set(split.test)
+    assert a.train != b.train                       # different seeds, different splits
+    assert caltech101(data_root, n_splits=1, seed=0).splits()[0].train == a.train     # reproducible
+    without = caltech101(data_root, include_background=False)
+    assert len(without.class_names) == 101 and "BACKGROUND_Google" not in without.class_names
+
+
+def test_shared_split_file(data_root):
+    ds = caltech101(data_root, split_file=SPLIT_FILE, n_splits=2)
+    shared, random = ds.splits()
+    assert (len(shared.train), len(shared.test)) == (3060, 2995)
+    assert shared.name == SPLIT_FILE.stem and random.name == "seed1"
+    for ref, label in zip(shared.test[:50], shared.test_labels[:50]):
+        assert ref.split("/")[0] == ds.class_names[label]
+        assert (CALTECH / ref).is_file()
+
+
+def test_split_file_errors(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("train a/1.jpg a\nvalidation a/2.jpg a\n")
+    with pytest.raises(ValueError, match="bad.txt:2"):
+        read_split_file(bad, ["a"])
+
+
+def test_folder_dataset_with_separate_test_root(tmp_path):
+    for part, n in (("train", 4), ("val", 2)):
+        for c in ("cat", "dog"):
+            (tmp_path / part / c).mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", (20, 20), (i * 40, 0, 0)).save(tmp_path / part / c / f"{i}.JPEG")
+    (tmp_path / "train" / "cat" / "notes.txt").write_text("x")
+    ds = ImageFolderDataset(tmp_path / "train", test_root=tmp_path / "val", n_train=3)
+    (split,) = ds.splits()
+    assert len(split.train) == 6 and len(split.test) == 4
+    assert split.test[0].startswith("test:") and ds.load(split.test[0]).shape == (20, 20)
+    assert {"file": "cat/notes.txt", "reason": "not an image file (extension)"} in ds.skipped
+
+
+def test_missing_dataset_names_path_and_fix(tmp_path):
+    with pytest.raises(DatasetNotFound, match=r"classic download caltech101"):
+        caltech101(tmp_path)
+
+
+def test_data_root_resolution(monkeypatch, tmp_path):
+    monkeypatch.delenv("CLASSIC_DATA", raising=False)
+    monkeypatch.setenv("CLASSIC_CACHE", str(tmp_path / "c"))
+    assert data_root() == tmp_path / "c" / "datasets"
+    monkeypatch.setenv("CLASSIC_DATA", str(tmp_path / "d"))
+    assert data_root() == tmp_path / "d"
+    assert data_root(tmp_path / "e") == tmp_path / "e"
+
+
+def test_digits_dataset():
+    ds = DigitsDataset(n_train=10, n_test=5, size=32)
+    (split,) = ds.splits()
+    assert len(split.train) == 100 and len(split.test) == 50
+    im = ds.load(split.train[0])
+    assert im.shape == (32, 32) and im.dtype == np.float32 and im.max() <= 1

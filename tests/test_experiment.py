@@ -1,0 +1,109 @@
+"""The experiment layer: configs, caching (only changed stages rerun), skipped files, resuming."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from classic.experiment import Runner, load_config
+from classic.experiment.config import ConfigError
+from conftest import CALTECH
+
+TINY = ["data.n_train=8", "data.n_test=6", "data.size=24", "features.bin_sizes=[3]", "features.step=3",
+        "encoder.pca_dims=16", "encoder.n_components=4", "encoder.gmm_max_iter=10",
+        "encoder.pyramid=[[1, 1], [2, 2]]", "encoder.sample_images=80", "encoder.sample_size=5000",
+        "run.n_jobs=1", "run.chunk_size=40"]
+
+
+def run(tmp_path, overrides, config="experiments/digits.yaml", data_root=None):
+    from conftest import REPO
+    cfg = load_config(REPO / config, overrides)
+    runner = Runner(cfg, data_root or tmp_path, tmp_path / "cache", tmp_path / "run", progress=False,
+                    log=lambda *a: None)
+    return runner, runner.run()
+
+
+def test_digits_end_to_end_writes_the_run_folder(tmp_path):
+    runner, metrics = run(tmp_path, TINY)
+    out = tmp_path / "run"
+    saved = json.loads((out / "metrics.json").read_text())
+    for key in ("top1_error", "top5_error", "mean_class_accuracy", "n_classes", "n_train", "n_test", "splits",
+                "seconds_per_stage", "peak_memory_mb"):
+        assert key in saved
+    assert saved["n_classes"] == 10 and saved["n_train"] == 80 and saved["n_test"] == 60
+    assert saved["mean_class_accuracy"] > 0.6          # 8 images per class, tiny model: far above chance (0.1)
+    assert yaml.safe_load((out / "config.yaml").read_text())["encoder"]["n_components"] == 4
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["versions"]["numpy"] == np.__version__
+    assert "| seed0 |" in (out / "report.md").read_text()
+    assert all(not s["cached"] for s in runner.stages)
+
+
+def test_changing_only_svm_C_reruns_only_the_svm(tmp_path):
+    run(tmp_path, TINY)
+    runner, _ = run(tmp_path, TINY + ["svm.C=0.1"])
+    cached = {s["stage"]: s["cached"] for s in runner.stages}
+    assert cached == {"sample": True, "pca": True, "gmm": True, "encode": True, "kernel": True, "svm": False}
+    runner, _ = run(tmp_path, TINY + ["encoder.n_components=5"])
+    cached = {s["stage"]: s["cached"] for s in runner.stages}
+    assert cached == {"sample": True, "pca": True, "gmm": False, "encode": False, "kernel": False, "svm": False}
+
+
+def test_killed_encode_resumes_from_finished_shards(tmp_path):
+    _, first = run(tmp_path, TINY)
+    encode = next((tmp_path / "cache" / "encode").iterdir())
+    shards = sorted(encode.glob("shard_*.npy"))
+    assert len(shards) == 4                                    # 140 images in chunks of 40
+    kept = {s.name: s.stat().st_mtime_ns for s in shards[:2]}
+    # simulate a run killed during encoding: the stage never finished, two shards never written
+    (encode / "done.json").unlink()
+    for s in shards[2:]:
+        s.unlink()
+        s.with_suffix(".json").unlink()
+    for later in ("kernel", "svm"):
+        shutil.rmtree(tmp_path / "cache" / later)
+    runner, second = run(tmp_path, TINY)
+    assert {s.name: s.stat().st_mtime_ns for s in sorted(encode.glob("shard_*.npy"))[:2]} == kept
+    assert len(list(encode.glob("shard_*.npy"))) == 4
+    assert second["mean_class_accuracy"] == first["mean_class_accuracy"]
+
+
+def test_unreadable_images_are_skipped_and_recorded(tmp_path):
+    """A corrupt JPEG, a text file named .jpg and a non-image file: skipped, recorded, run completes."""
+    root = tmp_path / "data" / "tiny"
+    sources = {"airplanes": "airplanes", "Faces_easy": "Faces_easy"}
+    for cls in sources:
+        (root / cls).mkdir(parents=True)
+        for i in range(1, 9):
+            shutil.copy(CALTECH / cls / f"image_{i:04d}.jpg", root / cls / f"image_{i:04d}.jpg")
+    (root / "airplanes" / "image_0002.jpg").write_bytes((CALTECH / "airplanes/image_0002.jpg").read_bytes()[:3000])
+    (root / "Faces_easy" / "image_0003.jpg").write_text("<html>not found</html>")
+    (root / "Faces_easy" / "README").write_text("stray file")
+    overrides = ["data.dataset=folder", "data.root=tiny", "data.n_train=4", "data.n_test=4", "data.max_side=120",
+                 "features.bin_sizes=[4, 6]", "features.step=4", "encoder.pca_dims=16", "encoder.n_components=4",
+                 "encoder.gmm_max_iter=5", "encoder.sample_images=8", "encoder.sample_size=3000",
+                 "run.n_jobs=1", "data.n_splits=1"]
+    runner, metrics = run(tmp_path, overrides, data_root=tmp_path / "data")
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    skipped = {s["file"]: s["reason"] for s in manifest["skipped_files"]}
+    assert "Faces_easy/README" in skipped
+    for name in ("airplanes/image_0002.jpg", "Faces_easy/image_0003.jpg"):
+        assert "not a readable image" in skipped[name]
+    assert metrics["n_train"] + metrics["n_test"] == 16 - 2
+
+
+def test_config_overrides_and_errors(tmp_path):
+    from conftest import REPO
+    cfg = load_config(REPO / "experiments/caltech101_fv.yaml", ["svm.C=3", "encoder.n_components=128"])
+    assert cfg.svm.C == 3.0 and isinstance(cfg.svm.C, float) and cfg.encoder.n_components == 128
+    assert cfg.name == "caltech101_fv"
+    with pytest.raises(ConfigError, match="unknown key.*n_componets"):
+        load_config(None, ["encoder.n_componets=3"])
+    with pytest.raises(ConfigError, match="expected an integer"):
+        load_config(None, ["encoder.n_components=lots"])
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config(None, ["svm.C"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")

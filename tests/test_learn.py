@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+from sklearn.svm import LinearSVC
+
+from classic.learn import LinearSVM, evaluate, top_k, top_k_error
+from classic.learn.metrics import confusion_matrix
+
+
+@pytest.fixture(scope="module")
+def problem():
+    """More dimensions than samples, as with Fisher vectors."""
+    rng = np.random.default_rng(0)
+    n, d, c = 300, 2000, 6
+    centres = rng.normal(size=(c, d)).astype(np.float32)
+    y = np.repeat(np.arange(c), n // c)
+    X = (0.15 * centres[y] + rng.normal(size=(n, d))).astype(np.float32)
+    yt = np.repeat(np.arange(c), 20)
+    Xt = (0.15 * centres[yt] + rng.normal(size=(len(yt), d))).astype(np.float32)
+    return X, y, Xt, yt
+
+
+@pytest.mark.parametrize("loss", ["squared_hinge", "hinge"])
+def test_kernel_form_equals_liblinear_on_raw_features(problem, loss):
+    """Solving in the span of the training samples gives LIBLINEAR's solution on the raw features."""
+    X, y, Xt, _ = problem
+    ours = LinearSVM(C=0.5, loss=loss, tol=1e-8, max_iter=100_000).fit(X, y)
+    ref = LinearSVC(C=0.5, loss=loss, tol=1e-8, max_iter=100_000, random_state=0).fit(X, y)
+    s_ours, s_ref = ours.decision_function(Xt), ref.decision_function(Xt)
+    assert np.abs(s_ours - s_ref).max() < 1e-3 * np.abs(s_ref).max()
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-3 * np.abs(ref.coef_).max())
+
+
+def test_fit_kernel_matches_fit(problem):
+    X, y, Xt, yt = problem
+    a = LinearSVM(C=1.0).fit(X, y)
+    b = LinearSVM(C=1.0).fit_kernel(X @ X.T, y)
+    np.testing.assert_allclose(a.decision_function(Xt), b.decision_function_kernel(Xt @ X.T), atol=1e-4)
+    assert (a.predict(Xt) == yt).mean() > 0.8
+
+
+def test_binary_problem_gives_two_score_columns(problem):
+    X, y, Xt, _ = problem
+    svm = LinearSVM().fit(X[y < 2], y[y < 2])
+    s = svm.decision_function(Xt)
+    assert s.shape == (len(Xt), 2) and np.allclose(s[:, 0], -s[:, 1])
+
+
+def test_top_k_breaks_ties_towards_lower_class_index():
+    scores = np.array([[0.5, 0.9, 0.9, 0.1],
+                       [1.0, 1.0, 1.0, 1.0]])
+    np.testing.assert_array_equal(top_k(scores, 3), [[1, 2, 0], [0, 1, 2]])
+
+
+def test_hand_computed_errors():
+    scores = np.array([[0.1, 0.7, 0.2],      # true 1: top-1 hit
+                       [0.6, 0.3, 0.1],      # true 1: top-1 miss, top-2 hit
+                       [0.2, 0.3, 0.5],      # true 0: top-1 miss, top-2 miss
+                       [0.3, 0.3, 0.4]])     # true 1: top-1 miss (2), top-2 = [2, 0] (tie -> 0): miss
+    labels = np.array([1, 1, 0, 1])
+    assert top_k_error(scores, labels, 1) == 0.75
+    assert top_k_error(scores, labels, 2) == 0.5
+    assert top_k_error(scores, labels, 3) == 0.0
+    m = evaluate(scores, labels, 3)
+    # class 0: 0/1 correct, class 1: 1/3 correct, class 2 absent -> mean of (0, 1/3)
+    assert m["mean_class_accuracy"] == pytest.approx(1 / 6)
+    np.testing.assert_array_equal(m["confusion"], confusion_matrix(labels, [1, 0, 2, 2], 3))
+    assert m["confusion"].sum() == 4 and m["confusion"][1, 1] == 1
