@@ -32,30 +32,31 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..backend import array_module
-from .gmm import DiagonalGMM
+from .gmm import DiagonalGMM, stacked_moments
 from .pca import PCA
 from .pyramid import common_cells, n_regions
 
 
-def region_statistics(gamma, X, positions, levels):
-    """Per-region (S0 (R, K), S1 (R, K, D), S2 (R, K, D), counts (R,)) of one image."""
-    xp = array_module(X)
+def region_statistics(gamma, moments, positions, levels):
+    """Per-region (S0 (R, K), S1 (R, K, D), S2 (R, K, D), counts (R,)) of one image.
+
+    ``moments`` is [X, X^2] (n, 2D), so that S1 and S2 of a cell come from one matrix product.
+    """
+    xp = array_module(moments)
     order, bounds, membership = common_cells(positions, levels)
-    gamma, X = gamma[order], X[order]
-    k, d = gamma.shape[1], X.shape[1]
+    gamma, moments = gamma[order], moments[order]
+    k, d = gamma.shape[1], moments.shape[1] // 2
     n_cells = len(bounds) - 1
-    s0 = xp.empty((n_cells, k), dtype=X.dtype)
-    s1 = xp.empty((n_cells, k, d), dtype=X.dtype)
-    s2 = xp.empty((n_cells, k, d), dtype=X.dtype)
-    counts = xp.asarray(np.diff(bounds).astype(np.float32)).astype(X.dtype)
+    s0 = xp.empty((n_cells, k), dtype=moments.dtype)
+    s12 = xp.empty((n_cells, k, 2 * d), dtype=moments.dtype)
+    counts = xp.asarray(np.diff(bounds).astype(np.float32)).astype(moments.dtype)
     for c in range(n_cells):
-        g, x = gamma[bounds[c]:bounds[c + 1]], X[bounds[c]:bounds[c + 1]]
+        g = gamma[bounds[c]:bounds[c + 1]]
         s0[c] = g.sum(axis=0)
-        s1[c] = g.T @ x
-        s2[c] = g.T @ (x * x)
-    membership = membership.astype(X.dtype)
-    return (membership @ s0, (membership @ s1.reshape(n_cells, -1)).reshape(-1, k, d),
-            (membership @ s2.reshape(n_cells, -1)).reshape(-1, k, d), membership @ counts)
+        s12[c] = g.T @ moments[bounds[c]:bounds[c + 1]]
+    membership = membership.astype(moments.dtype)
+    s12 = (membership @ s12.reshape(n_cells, -1)).reshape(-1, k, 2 * d)
+    return membership @ s0, s12[:, :, :d], s12[:, :, d:], membership @ counts
 
 
 def fisher_from_statistics(s0, s1, s2, counts, means, variances, weights, improved: bool = True):
@@ -89,8 +90,9 @@ def fisher_vector(X, gmm: DiagonalGMM, positions=None, levels=((1, 1),), improve
     k, d = gmm.means_.shape
     if X.shape[0] == 0:
         return xp.zeros(n_regions(levels) * 2 * k * d, dtype=X.dtype)
-    gamma = xp.exp(gmm.log_responsibilities(X)[0])
-    stats = region_statistics(gamma, X, positions, levels)
+    moments = stacked_moments(X)
+    gamma = xp.exp(gmm.log_responsibilities(X, moments)[0])
+    stats = region_statistics(gamma, moments, positions, levels)
     return fisher_from_statistics(*stats, gmm.means_, gmm.variances_, gmm.weights_, improved).ravel()
 
 

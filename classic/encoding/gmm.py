@@ -74,6 +74,13 @@ def kmeans(X, k: int, n_iter: int, rng: np.random.Generator):
     return centres, assignment
 
 
+def stacked_moments(X):
+    """[X, X^2] side by side: (n, 2D).  The E-step and the sufficient statistics (S1, S2) are then one
+    matrix product each instead of two, with twice the inner dimension (better BLAS efficiency)."""
+    xp = array_module(X)
+    return xp.concatenate([X, X * X], axis=1)
+
+
 class DiagonalGMM(BaseEstimator):
     """Diagonal-covariance GMM by EM on the array backend.
 
@@ -94,19 +101,23 @@ class DiagonalGMM(BaseEstimator):
         self.seed = seed
 
     # -- model evaluation --------------------------------------------------------------------
-    def _log_gaussians(self, X):
-        """log w_k + log N(x; mu_k, sigma_k^2) for a block of points: (n, K)."""
-        xp = array_module(X)
-        precision = (1 / self.variances_).astype(X.dtype)
-        const = (xp.log(self.weights_) - 0.5 * xp.log(self.variances_).sum(1)
-                 - 0.5 * (self.means_ ** 2 * (1 / self.variances_)).sum(1)
-                 - 0.5 * X.shape[1] * math.log(2 * math.pi)).astype(X.dtype)
-        return (X * X) @ (-0.5 * precision).T + X @ (self.means_.astype(X.dtype) * precision).T + const
+    def _log_joint(self, moments):
+        """log w_k + log N(x; mu_k, sigma_k^2) for a block of points, from its ``moments`` [X, X^2]: (n, K).
 
-    def log_responsibilities(self, X):
-        """(log gamma (n, K), log p(x) (n,)) for a block of points."""
+        One matrix product against [mu / sigma^2, -1 / (2 sigma^2)] gives both data-dependent terms.
+        """
+        xp = array_module(moments)
+        precision = 1 / self.variances_
+        weights = xp.concatenate([self.means_ * precision, -0.5 * precision], axis=1).astype(moments.dtype)
+        const = (xp.log(self.weights_) - 0.5 * xp.log(self.variances_).sum(1)
+                 - 0.5 * (self.means_ ** 2 * precision).sum(1)
+                 - 0.5 * self.means_.shape[1] * math.log(2 * math.pi)).astype(moments.dtype)
+        return moments @ weights.T + const
+
+    def log_responsibilities(self, X, moments=None):
+        """(log gamma (n, K), log p(x) (n,)) for a block of points; ``moments`` = stacked_moments(X) if at hand."""
         xp = array_module(X)
-        log_joint = self._log_gaussians(X)
+        log_joint = self._log_joint(moments if moments is not None else stacked_moments(X))
         top = log_joint.max(axis=1, keepdims=True)
         log_px = top + xp.log(xp.exp(log_joint - top).sum(axis=1, keepdims=True))
         return log_joint - log_px, log_px[:, 0]
@@ -159,20 +170,19 @@ class DiagonalGMM(BaseEstimator):
         self.converged_ = False
         for iteration in range(1, self.max_iter + 1):
             s0 = xp.zeros(self.n_components, dtype=xp.float32)
-            s1 = xp.zeros((self.n_components, d), dtype=xp.float32)
-            s2 = xp.zeros((self.n_components, d), dtype=xp.float32)
+            s12 = xp.zeros((self.n_components, 2 * d), dtype=xp.float32)     # [sum gamma x, sum gamma x^2]
             total = 0.0
             for i in range(0, n, _CHUNK):
                 block = X[i:i + _CHUNK]
-                log_gamma, log_px = self.log_responsibilities(block)
+                moments = stacked_moments(block)
+                log_gamma, log_px = self.log_responsibilities(block, moments)
                 gamma = xp.exp(log_gamma)
                 s0 += gamma.sum(0)
-                s1 += gamma.T @ block
-                s2 += gamma.T @ (block * block)
+                s12 += gamma.T @ moments
                 total += float(log_px.astype(xp.float64).sum())
             self.lower_bound_ = total / n
             self.n_iter_ = iteration
-            self._m_step(X, s0, s1, s2, rng)
+            self._m_step(X, s0, s12[:, :d], s12[:, d:], rng)
             if abs(self.lower_bound_ - previous) <= self.tol * abs(self.lower_bound_):
                 self.converged_ = True
                 break

@@ -36,7 +36,7 @@ from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, sa
 from .config import ExperimentConfig, dump_config
 from .parallel import peak_memory_mb, reset_peak_memory, run_chunks
 
-STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 1, "encode": 1, "kernel": 1, "svm": 1}
+STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "encode": 2, "kernel": 1, "svm": 1}
 
 
 def build_dataset(config: ExperimentConfig, data_root: Path) -> Dataset:

@@ -1,0 +1,292 @@
+"""python -m benchmarks: time each stage of ours beside the peers, in one process, same images, same threads.
+
+Prints one table (median and min-max of the repeats, and the ratio peer / ours) and writes it as
+JSON.  Rows whose peer is not installed say so.  Correctness is the tests' business; each row here
+also prints a one-number agreement check so that a fast but wrong result cannot pass unnoticed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from classic.data import load_image
+from classic.data.datasets import list_class_folders
+from classic.encoding import PCA, DiagonalGMM, fisher_vector
+from classic.encoding.fisher import nonzero_rows
+from classic.features.dsift import phow
+from classic.learn import LinearSVM
+from classic.peers import vlfeat
+
+BIN_SIZES = (4, 6, 8, 10)
+
+
+def timeit(function, repeats: int) -> dict:
+    times = []
+    result = None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "result": result}
+
+
+class Table:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, stage: str, who: str, timing: dict | None, ours: dict | None = None, note: str = ""):
+        row = {"stage": stage, "implementation": who, "note": note}
+        if timing is not None:
+            row.update({k: timing[k] for k in ("median_s", "min_s", "max_s")})
+            if ours is not None and who != "classic":
+                row["ratio_peer_over_ours"] = timing["median_s"] / ours["median_s"]
+        self.rows.append(row)
+        self.print_row(row)
+
+    @staticmethod
+    def print_row(row):
+        if "median_s" in row:
+            ratio = f"{row['ratio_peer_over_ours']:6.2f}x" if "ratio_peer_over_ours" in row else "      -"
+            print(f"{row['stage']:<38} {row['implementation']:<26} {1000 * row['median_s']:10.2f} ms "
+                  f"[{1000 * row['min_s']:9.2f} - {1000 * row['max_s']:9.2f}]  {ratio}  {row['note']}")
+        else:
+            print(f"{row['stage']:<38} {row['implementation']:<26} {'n/a':>13}  {row['note']}")
+
+
+def sample_paths(data_root: Path, n: int, seed: int = 0) -> list[Path]:
+    root = data_root / "caltech101" / "101_ObjectCategories"
+    _, refs, _, _ = list_class_folders(root)
+    rng = np.random.default_rng(seed)
+    return [root / refs[i] for i in rng.choice(len(refs), n, replace=False)]
+
+
+def bench_decode(table, paths, repeats):
+    from PIL import Image
+
+    def ours():
+        return [load_image(p, "gray", 300) for p in paths]
+
+    def pil_plain():
+        out = []
+        for p in paths:
+            with Image.open(p) as im:
+                im = im.convert("L")
+                w, h = im.size
+                s = min(1.0, 300 / max(w, h))
+                out.append(np.asarray(im.resize((max(1, round(w * s)), max(1, round(h * s))),
+                                                Image.Resampling.LANCZOS), np.float32) / 255)
+        return out
+    o = timeit(ours, repeats)
+    table.add(f"decode+resize <=300px ({len(paths)} imgs)", "classic", o)
+    table.add(f"decode+resize <=300px ({len(paths)} imgs)", "PIL decode + resize", timeit(pil_plain, repeats), o)
+    return o["result"]
+
+
+def bench_dsift(table, images, repeats):
+    stage = f"dense SIFT 4 scales step 3 ({len(images)} imgs)"
+    o = timeit(lambda: [phow(im, BIN_SIZES, 3, contrast_threshold=0.0) for im in images], repeats)
+    n_desc = sum(len(d) for _, d in o["result"])
+    table.add(stage, "classic", o, note=f"{n_desc / o['median_s'] / 1e6:.2f} M descr/s")
+    if vlfeat.available():
+        def vl():
+            out = []
+            for im in images:
+                for b in BIN_SIZES:
+                    off = int(1.5 * (max(BIN_SIZES) - b))
+                    out.append(vlfeat.dsift(vlfeat.imsmooth(im, b / 6), b, 3, (off, off), 1.5))
+            return out
+        table.add(stage, "VLFeat vl_dsift (flat)", timeit(vl, repeats), o)
+    else:
+        table.add(stage, "VLFeat vl_dsift (flat)", None, note="not installed: apt-get install libvlfeat1")
+    try:
+        import cv2
+        sift = cv2.SIFT_create()
+
+        def opencv():
+            out = []
+            for im, (frames, _) in zip(images, o["result"]):
+                u8 = (im * 255).astype(np.uint8)
+                # OpenCV's bin width is 1.5 x keypoint size: size = bin / 1.5 gives the same bins
+                kps = [cv2.KeyPoint(float(x), float(y), float(s) / 1.5) for x, y, s, _ in frames]
+                out.append(sift.compute(u8, kps)[1])
+            return out
+        table.add(stage, "OpenCV SIFT.compute (grid)", timeit(opencv, max(1, repeats // 2)), o)
+    except ImportError:
+        table.add(stage, "OpenCV SIFT.compute (grid)", None, note="opencv-python not installed")
+
+
+def real_points(images, n, dims=80, seed=0):
+    d = np.concatenate([phow(im)[1] for im in images])
+    d = d[nonzero_rows(d)]
+    pca = PCA(dims).fit(d[np.random.default_rng(seed).choice(len(d), min(len(d), 100_000), replace=False)])
+    x = pca.transform(d)
+    rng = np.random.default_rng(seed)
+    return x[rng.choice(len(x), n, replace=len(x) < n)].astype(np.float32)
+
+
+def bench_gmm(table, points, k, iterations, repeats):
+    stage = f"GMM EM K={k} D={points.shape[1]} N={len(points):.0e} ({iterations} it)"
+    rng = np.random.default_rng(0)
+    init_means = points[rng.choice(len(points), k, replace=False)]
+    init_vars = np.tile(points.var(0), (k, 1)).astype(np.float32)
+    init_weights = np.full(k, 1 / k, np.float32)
+
+    def ours():
+        g = DiagonalGMM(k, max_iter=iterations, tol=0, init="random", seed=0)
+        # same starting point as the peers: skip our own initialisation
+        g.data_variance_ = points.var(0)
+        g.variance_floor_ = np.maximum(g.variance_floor * g.data_variance_, 1e-12).astype(np.float32)
+        g.means_, g.variances_, g.weights_ = init_means.copy(), init_vars.copy(), init_weights.copy()
+        g._initialise = lambda X, rng: None
+        g.fit(points)
+        return g.score(points)
+    o = timeit(ours, repeats)
+    table.add(stage, "classic", o, note=f"LL/pt {o['result']:.4f}")
+    if vlfeat.available():
+        def vl():
+            means, covs, priors, _ = vlfeat.gmm(points, k, iterations, init_means, init_vars, init_weights)
+            g = DiagonalGMM.from_arrays({"means": means, "variances": covs, "weights": priors})
+            return g.score(points)
+        v = timeit(vl, repeats)
+        table.add(stage, "VLFeat vl_gmm", v, o, note=f"LL/pt {v['result']:.4f}")
+    from sklearn.mixture import GaussianMixture
+
+    def sk():
+        g = GaussianMixture(k, covariance_type="diag", max_iter=iterations, tol=0, means_init=init_means,
+                            weights_init=init_weights, precisions_init=1 / init_vars, reg_covar=1e-6)
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            g.fit(points)
+        return g.score(points)
+    s = timeit(sk, max(1, repeats // 2))
+    table.add(stage, "sklearn GaussianMixture", s, o, note=f"LL/pt {s['result']:.4f}")
+
+
+def matmul_rate(repeats=5) -> float:
+    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+    t = timeit(lambda: a @ a, repeats)
+    return 2 * 2048 ** 3 / t["min_s"] / 1e9
+
+
+def bench_fisher(table, points, k, n, repeats, peak_gflops):
+    stage = f"Fisher vector K={k} D={points.shape[1]} N={n}"
+    x = points[:n]
+    gmm = DiagonalGMM(k, max_iter=5, seed=0).fit(points[:50_000])
+    o = timeit(lambda: fisher_vector(x, gmm), repeats)
+    flops = 2 * n * k * x.shape[1] * 2 * 2          # posteriors (2 products) + statistics (2 products)
+    rate = flops / o["median_s"] / 1e9
+    table.add(stage, "classic", o, note=f"{rate:.1f} GFLOP/s = {rate / peak_gflops:.0%} of matmul peak")
+    if vlfeat.available():
+        v = timeit(lambda: vlfeat.fisher(x, gmm.means_, gmm.variances_, gmm.weights_), repeats)
+        agree = np.corrcoef(v["result"], o["result"])[0, 1]
+        table.add(stage, "VLFeat vl_fisher", v, o, note=f"corr with ours {agree:.6f}")
+    try:
+        from sklearn.mixture import GaussianMixture
+        from skimage.feature import fisher_vector as sk_fv
+        sk_gmm = GaussianMixture(k, covariance_type="diag")
+        sk_gmm.weights_, sk_gmm.means_ = gmm.weights_.astype(np.float64), gmm.means_.astype(np.float64)
+        sk_gmm.covariances_ = gmm.variances_.astype(np.float64)
+        sk_gmm.precisions_cholesky_ = 1 / np.sqrt(sk_gmm.covariances_)
+        table.add(stage, "skimage fisher_vector", timeit(lambda: sk_fv(x, sk_gmm), repeats), o)
+    except ImportError:
+        table.add(stage, "skimage fisher_vector", None, note="scikit-image not installed")
+
+
+def bench_svm(table, images_by_class, repeats):
+    """Linear SVM on real Fisher vectors of Caltech-101 images (classes x images given)."""
+    from sklearn.svm import LinearSVC
+    images = [im for ims in images_by_class for im in ims]
+    labels = np.repeat(np.arange(len(images_by_class)), [len(ims) for ims in images_by_class])
+    feats = [phow(im, BIN_SIZES, 4, rootsift=True) for im in images]
+    descriptors = [d[nonzero_rows(d)] for _, d in feats]
+    sample = np.concatenate([d[::20] for d in descriptors])
+    pca = PCA(64).fit(sample)
+    gmm = DiagonalGMM(64, max_iter=20, seed=0).fit(pca.transform(sample))
+    X = np.stack([fisher_vector(pca.transform(d), gmm) for d in descriptors])
+    stage = f"linear SVM {X.shape[0]}x{X.shape[1]}, {len(images_by_class)} classes"
+    o = timeit(lambda: LinearSVM(C=10).fit(X, labels), repeats)
+    table.add(stage, "classic (kernel form)", o)
+    r = timeit(lambda: LinearSVC(C=10).fit(X, labels), max(1, repeats // 2))
+    agree = np.abs(o["result"].decision_function(X) - r["result"].decision_function(X)).max()
+    table.add(stage, "sklearn LinearSVC", r, o, note=f"max |score diff| {agree:.1e}")
+
+
+def run_stages(table, run_folder: Path):
+    metrics_path = run_folder / "metrics.json"
+    if not metrics_path.exists():
+        print(f"(no run at {run_folder}: run `classic run experiments/caltech101_fv.yaml` for the per-stage rates)")
+        return
+    m = json.loads(metrics_path.read_text())
+    images = sum(s["n_train"] + s["n_test"] for s in m["splits"])
+    for stage, seconds in m["seconds_per_stage"].items():
+        table.rows.append({"stage": f"caltech101_fv run: {stage}", "implementation": "classic",
+                           "seconds": seconds, "images_per_s": images / seconds if seconds else None})
+        print(f"caltech101_fv run: {stage:<18} {seconds:9.1f} s   {images / max(seconds, 1e-9):8.1f} images/s")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--data-root", default=os.environ.get("CLASSIC_DATA", "../shared/datasets"))
+    parser.add_argument("--threads", type=int, default=1, help="BLAS / VLFeat threads for both sides")
+    parser.add_argument("--images", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--large", action="store_true", help="also GMM on 1e6 points (slow for the peers)")
+    parser.add_argument("--run", default="runs/caltech101_fv", help="run folder for the per-stage image rates")
+    parser.add_argument("--json", default="benchmarks/results.json")
+    parser.add_argument("--only", nargs="*", default=None,
+                        choices=["decode", "dsift", "gmm", "fisher", "svm", "run"])
+    args = parser.parse_args(argv)
+    only = set(args.only or ["decode", "dsift", "gmm", "fisher", "svm", "run"])
+
+    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    print(f"threads={args.threads}  {platform.processor() or platform.machine()}  OPENBLAS_CORETYPE="
+          f"{env['OPENBLAS_CORETYPE']} OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}")
+    if vlfeat.available():
+        vlfeat.set_num_threads(args.threads)
+    table = Table()
+    with threadpool_limits(args.threads):
+        blas = [f"{i['internal_api']} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
+                if i["user_api"] == "blas"]
+        peak = matmul_rate()
+        print(f"BLAS: {'; '.join(blas)};  float32 matmul {peak:.0f} GFLOP/s on {args.threads} thread(s)")
+        paths = sample_paths(Path(args.data_root), args.images)
+        images = [load_image(p, "gray", 300) for p in paths]
+        if "decode" in only:
+            bench_decode(table, paths, args.repeats)
+        if "dsift" in only:
+            bench_dsift(table, images, args.repeats)
+        if only & {"gmm", "fisher"}:
+            points = real_points(images, 1_000_000 if args.large else 100_000)
+            if "gmm" in only:
+                bench_gmm(table, points[:100_000], 256, 5, max(1, args.repeats // 2))
+                if args.large:
+                    bench_gmm(table, points, 256, 2, 1)
+            if "fisher" in only:
+                for n in (5000, 20000):
+                    bench_fisher(table, points, 256, n, args.repeats, peak)
+        if "svm" in only:
+            root = Path(args.data_root) / "caltech101" / "101_ObjectCategories"
+            classes = sorted(p.name for p in root.iterdir() if p.is_dir())[:10]
+            by_class = [[load_image(p, "gray", 300) for p in sorted((root / c).iterdir())[:30]] for c in classes]
+            bench_svm(table, by_class, 3)
+        if "run" in only:
+            run_stages(table, Path(args.run))
+    out = {"threads": args.threads, "env": env, "blas": blas, "matmul_gflops": peak, "python": sys.version.split()[0],
+           "rows": table.rows}
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=2, default=float))
+    print(f"written: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
