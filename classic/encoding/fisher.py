@@ -91,7 +91,7 @@ def fisher_vector(X, gmm: DiagonalGMM, positions=None, levels=((1, 1),), improve
     if X.shape[0] == 0:
         return xp.zeros(n_regions(levels) * 2 * k * d, dtype=X.dtype)
     moments = stacked_moments(X)
-    gamma = xp.exp(gmm.log_responsibilities(X, moments)[0])
+    gamma = gmm.responsibilities(X, moments)[0]
     stats = region_statistics(gamma, moments, positions, levels)
     return fisher_from_statistics(*stats, gmm.means_, gmm.variances_, gmm.weights_, improved).ravel()
 

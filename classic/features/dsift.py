@@ -62,7 +62,10 @@ def smooth(image, sigma: float):
 
 
 def orientation_maps(image, n_orientations: int = N_ORIENTATIONS):
-    """Gradient magnitude split into ``n_orientations`` maps by linear angular interpolation."""
+    """Gradient magnitude split into ``n_orientations`` maps by linear angular interpolation: (H, W, n).
+
+    Orientation is the last axis, so that a frame's 8 values of one spatial bin are contiguous.
+    """
     xp = array_module(image)
     gy, gx = xp.gradient(image)
     magnitude = xp.sqrt(gx * gx + gy * gy)
@@ -74,10 +77,10 @@ def orientation_maps(image, n_orientations: int = N_ORIENTATIONS):
     upper = (lower + 1) % n_orientations
     h, w = image.shape
     pixel = xp.arange(h * w)
-    maps = xp.zeros((n_orientations, h * w), dtype=xp.float32)
-    maps[lower.ravel(), pixel] = (magnitude * (1 - frac)).ravel()
-    maps[upper.ravel(), pixel] = (magnitude * frac).ravel()
-    return maps.reshape(n_orientations, h, w)
+    maps = xp.zeros((h * w, n_orientations), dtype=xp.float32)
+    maps[pixel, lower.ravel()] = (magnitude * (1 - frac)).ravel()
+    maps[pixel, upper.ravel()] = (magnitude * frac).ravel()
+    return maps.reshape(h, w, n_orientations)
 
 
 def flat_window_weights(bin_size: int, window_size: float, n_bins: int = N_SPATIAL_BINS) -> np.ndarray:
@@ -99,12 +102,13 @@ def grid_size(length: int, bin_size: int, step: int, offset: int = 0) -> int:
 
 
 def dense_sift(image, bin_size: int = 8, step: int = 3, window_size: float = 1.5,
-               offset: tuple[int, int] = (0, 0), contrast_threshold: float = 0.0):
+               offset: tuple[int, int] = (0, 0), contrast_threshold: float = 0.0, out=None):
     """Dense SIFT of one gray image (float32 in [0, 1], already smoothed as wanted).
 
     Frame origins are ``offset + k * step`` (x, y), as ``vl_dsift`` with bounds starting at ``offset``.
     Returns ``(frames, descriptors)``: frames ``(N, 4)`` = x, y of the centre, bin size, contrast;
-    descriptors ``(N, 128)`` float32, row-major over the grid (y outer, x inner).
+    descriptors ``(N, 128)`` float32, row-major over the grid (y outer, x inner).  ``out``, if
+    given, is the (N, 128) float32 array the descriptors are written into.
     """
     xp = array_module(image)
     ndi = ndimage_module(xp)
@@ -113,31 +117,32 @@ def dense_sift(image, bin_size: int = 8, step: int = 3, window_size: float = 1.5
     ox, oy = offset
     nx, ny = grid_size(w, bin_size, step, ox), grid_size(h, bin_size, step, oy)
     n = nx * ny
+    descriptors = xp.empty((n, DESCRIPTOR_SIZE), xp.float32) if out is None else out
     if n == 0:
-        return xp.zeros((0, 4), xp.float32), xp.zeros((0, DESCRIPTOR_SIZE), xp.float32)
+        return xp.zeros((0, 4), xp.float32), descriptors
 
     maps = orientation_maps(image)
     triangle = 1 - xp.abs(xp.arange(-bin_size + 1, bin_size, dtype=xp.float32)) / bin_size
+    maps = ndi.correlate1d(maps, triangle, axis=0, mode="nearest")
     maps = ndi.correlate1d(maps, triangle, axis=1, mode="nearest")
-    maps = ndi.correlate1d(maps, triangle, axis=2, mode="nearest")
 
+    # read each spatial bin at its centre for all frames at once, straight into the output layout:
+    # (ny, nx, 4 row bins, 4 column bins, 8 orientations) -> index 32 * row_bin + 8 * col_bin + orientation
     weights = flat_window_weights(bin_size, window_size)
-    cells = []
+    grid = descriptors.reshape(ny, nx, N_SPATIAL_BINS, N_SPATIAL_BINS, N_ORIENTATIONS)
     for row_bin in range(N_SPATIAL_BINS):
         y0 = oy + row_bin * bin_size
-        rows = maps[:, y0:y0 + step * (ny - 1) + 1:step]
+        rows = maps[y0:y0 + step * (ny - 1) + 1:step]
         for col_bin in range(N_SPATIAL_BINS):
             x0 = ox + col_bin * bin_size
-            cell = rows[:, :, x0:x0 + step * (nx - 1) + 1:step]          # (8, ny, nx)
-            cells.append(cell * xp.float32(weights[row_bin] * weights[col_bin]))
-    # (16, 8, ny, nx) -> (ny, nx, 16, 8) -> (N, 128): index 32*row_bin + 8*col_bin + orientation
-    descriptors = xp.stack(cells).transpose(2, 3, 0, 1).reshape(n, DESCRIPTOR_SIZE)
+            cell = rows[:, x0:x0 + step * (nx - 1) + 1:step]              # (ny, nx, 8)
+            xp.multiply(cell, xp.float32(weights[row_bin] * weights[col_bin]), out=grid[:, :, row_bin, col_bin, :])
 
     frame_extent = bin_size * (N_SPATIAL_BINS - 1) + 1
-    contrast = descriptors.sum(axis=1) / xp.float32(frame_extent * frame_extent)
-    descriptors = _normalise_clamp_normalise(descriptors)
+    contrast = row_sums(descriptors) / xp.float32(frame_extent * frame_extent)
+    normalise_clamp_normalise(descriptors)
     if contrast_threshold > 0:
-        descriptors = descriptors * (contrast >= contrast_threshold)[:, None]
+        descriptors[contrast < contrast_threshold] = 0
 
     centre = 0.5 * bin_size * (N_SPATIAL_BINS - 1)
     xs = ox + step * xp.arange(nx, dtype=xp.float32) + centre
@@ -150,18 +155,32 @@ def dense_sift(image, bin_size: int = 8, step: int = 3, window_size: float = 1.5
     return frames, descriptors
 
 
-def _normalise_clamp_normalise(d, clamp: float = 0.2):
+def row_sums(d):
+    """Sum of each row, as a matrix-vector product (far faster than a reduction over 128-long rows)."""
     xp = array_module(d)
-    d = d / (xp.sqrt((d * d).sum(axis=1, keepdims=True)) + xp.float32(_FLOAT32_EPS))
-    d = xp.minimum(d, xp.float32(clamp))
-    return d / (xp.sqrt((d * d).sum(axis=1, keepdims=True)) + xp.float32(_FLOAT32_EPS))
+    return d @ xp.ones(d.shape[1], dtype=d.dtype)
 
 
-def root_sift(descriptors):
+def _divide_rows(d, divisor):
+    xp = array_module(d)
+    d /= (divisor + xp.float32(_FLOAT32_EPS))[:, None]
+
+
+def normalise_clamp_normalise(d, clamp: float = 0.2):
+    """In place: L2-normalise the rows, clamp at ``clamp``, L2-normalise again (zero rows stay zero)."""
+    xp = array_module(d)
+    _divide_rows(d, xp.sqrt(row_sums(d * d)))
+    xp.minimum(d, xp.float32(clamp), out=d)
+    _divide_rows(d, xp.sqrt(row_sums(d * d)))
+    return d
+
+
+def root_sift(descriptors, inplace: bool = False):
     """RootSIFT: L1-normalise then square root (zero descriptors stay zero)."""
     xp = array_module(descriptors)
-    l1 = descriptors.sum(axis=1, keepdims=True)
-    return xp.sqrt(descriptors / xp.maximum(l1, xp.float32(_FLOAT32_EPS)))
+    d = descriptors if inplace else descriptors.copy()
+    _divide_rows(d, row_sums(d))
+    return xp.sqrt(d, out=d)
 
 
 def phow(image, bin_sizes=(4, 6, 8, 10), step: int = 3, magnif: float = 6.0,
@@ -174,14 +193,16 @@ def phow(image, bin_sizes=(4, 6, 8, 10), step: int = 3, magnif: float = 6.0,
     """
     xp = array_module(image)
     largest = max(bin_sizes)
-    all_frames, all_descriptors = [], []
-    for bin_size in bin_sizes:
-        off = int(math.floor(1.5 * (largest - bin_size)))
-        frames, descriptors = dense_sift(smooth(image, bin_size / magnif), bin_size, step,
-                                         window_size, (off, off), contrast_threshold)
+    h, w = image.shape
+    offsets = [int(math.floor(1.5 * (largest - b))) for b in bin_sizes]
+    counts = [grid_size(w, b, step, o) * grid_size(h, b, step, o) for b, o in zip(bin_sizes, offsets)]
+    descriptors = xp.empty((sum(counts), DESCRIPTOR_SIZE), dtype=xp.float32)
+    all_frames, start = [], 0
+    for bin_size, off, count in zip(bin_sizes, offsets, counts):
+        frames, _ = dense_sift(smooth(image, bin_size / magnif), bin_size, step, window_size, (off, off),
+                               contrast_threshold, out=descriptors[start:start + count])
         all_frames.append(frames)
-        all_descriptors.append(descriptors)
-    descriptors = xp.concatenate(all_descriptors)
+        start += count
     if rootsift:
-        descriptors = root_sift(descriptors)
+        root_sift(descriptors, inplace=True)
     return xp.concatenate(all_frames), descriptors
