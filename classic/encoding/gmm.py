@@ -67,9 +67,9 @@ def kmeans(X, k: int, n_iter: int, rng: np.random.Generator):
     centres = kmeans_plus_plus(X, k, rng)
     for _ in range(n_iter):
         assignment = xp.argmin(_squared_distances(X, centres), axis=1)
-        counts = xp.bincount(assignment, minlength=k).astype(X.dtype)
-        sums = xp.zeros_like(centres)
-        xp.add.at(sums, assignment, X) if xp is np else sums.scatter_add(assignment, X)
+        one_hot = (assignment[:, None] == xp.arange(k)[None, :]).astype(X.dtype)
+        counts = one_hot.sum(axis=0)
+        sums = one_hot.T @ X                  # a matrix product instead of a scatter-add: same on every backend
         nonempty = counts > 0
         centres = xp.where(nonempty[:, None], sums / xp.maximum(counts, 1)[:, None], centres)
     assignment = xp.argmin(_squared_distances(X, centres), axis=1)
