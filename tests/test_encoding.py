@@ -4,8 +4,8 @@ from sklearn.decomposition import PCA as SkPCA
 from sklearn.mixture import GaussianMixture
 
 from classic.encoding import PCA, DiagonalGMM, FisherVectorEncoder, fisher_vector
-from classic.encoding.fisher import fisher_from_statistics, nonzero_rows, region_statistics
-from classic.encoding.pyramid import common_cells, n_regions, region_indices
+from classic.encoding.fisher import fisher_vectors, nonzero_rows
+from classic.encoding.pyramid import cell_indices, n_regions, refinement, region_indices
 from classic.peers import vlfeat
 from conftest import requires_vlfeat
 
@@ -160,13 +160,38 @@ def test_pyramid_statistics_equal_direct_per_region(fitted, real_descriptors):
         np.testing.assert_allclose(np.linalg.norm(fv[r]), 1, atol=1e-5)
 
 
-def test_common_cells_partition():
-    rng = np.random.default_rng(0)
-    P = rng.random((1000, 2)).astype(np.float32)
-    order, bounds, membership = common_cells(P, [(1, 1), (2, 2), (1, 3)])
-    assert sorted(order.tolist()) == list(range(1000))
-    assert membership.shape == (8, 8)                     # 2 columns x 4 bands
+def test_refinement_of_the_standard_pyramid():
+    columns, rows, membership = refinement([(1, 1), (2, 2), (1, 3)])
+    assert (columns, rows) == (2, 4)                       # 2 columns x bands cut at 1/3, 1/2, 2/3
     np.testing.assert_array_equal(membership.sum(axis=1), [8, 2, 2, 2, 2, 2, 4, 2])
+    np.testing.assert_array_equal(membership.sum(axis=0), [3] * 8)     # every cell in one region per level
+
+
+def test_cells_agree_with_regions_even_on_the_cuts():
+    rng = np.random.default_rng(0)
+    levels = [(1, 1), (2, 2), (1, 3)]
+    P = np.concatenate([rng.random((1000, 2)), np.array([[0.5, 1 / 3], [0.5, 2 / 3], [0.0, 0.5], [0.9999, 0.99999]])])
+    P = P.astype(np.float32)
+    _, _, membership = refinement(levels)
+    cells, regions = cell_indices(P, levels), region_indices(P, levels)
+    for cell, region_row in zip(cells, regions):
+        assert set(np.flatnonzero(membership[:, cell])) == set(region_row.tolist())
+
+
+def test_batch_equals_one_image_at_a_time(fitted, real_descriptors):
+    pca, gmm, _ = fitted
+    levels = [(1, 1), (2, 2), (1, 3)]
+    xs, ps = [], []
+    for f in real_descriptors[:4]:
+        keep = nonzero_rows(f.descriptors)
+        xs.append(pca.transform(f.descriptors[keep]))
+        ps.append(f.positions[keep])
+    xs.append(np.zeros((0, 32), np.float32))               # an image without descriptors, inside a batch
+    ps.append(np.zeros((0, 2), np.float32))
+    batch = fisher_vectors(xs, ps, gmm, levels)
+    for i, (x, p) in enumerate(zip(xs, ps)):
+        np.testing.assert_allclose(batch[i], fisher_vector(x, gmm, p, levels), atol=1e-5)
+    assert not batch[-1].any()
 
 
 def test_empty_image_and_region_encode_to_zeros(fitted):

@@ -34,35 +34,36 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from ..backend import array_module
 from .gmm import DiagonalGMM, stacked_moments
 from .pca import PCA
-from .pyramid import common_cells, n_regions
+from .pyramid import cell_indices, n_regions, refinement
 
 
-def region_statistics(gamma, moments, positions, levels):
-    """Per-region (S0 (R, K), S1 (R, K, D), S2 (R, K, D), counts (R,)) of one image.
+def bag_statistics(gamma, moments, bag, n_bags: int):
+    """S0 (n_bags, K) and [S1, S2] (n_bags, K, 2D) of the rows grouped by ``bag`` (an index per row).
 
-    ``moments`` is [X, X^2] (n, 2D), so that S1 and S2 of a cell come from one matrix product.
+    The bags (here: one per image and pyramid cell) are padded to the longest one and stacked, so
+    that a single batched matrix product (bags, K, L) x (bags, L, 2D) computes all of them; padding
+    rows point at an appended zero row and contribute nothing.
     """
     xp = array_module(moments)
-    order, bounds, membership = common_cells(positions, levels)
-    gamma, moments = gamma[order], moments[order]
-    k, d = gamma.shape[1], moments.shape[1] // 2
-    n_cells = len(bounds) - 1
-    s0 = xp.empty((n_cells, k), dtype=moments.dtype)
-    s12 = xp.empty((n_cells, k, 2 * d), dtype=moments.dtype)
-    counts = xp.asarray(np.diff(bounds).astype(np.float32)).astype(moments.dtype)
-    for c in range(n_cells):
-        g = gamma[bounds[c]:bounds[c + 1]]
-        s0[c] = g.sum(axis=0)
-        s12[c] = g.T @ moments[bounds[c]:bounds[c + 1]]
-    membership = membership.astype(moments.dtype)
-    s12 = (membership @ s12.reshape(n_cells, -1)).reshape(-1, k, 2 * d)
-    return membership @ s0, s12[:, :, :d], s12[:, :, d:], membership @ counts
+    n, k = gamma.shape
+    order = xp.argsort(bag, kind="stable")
+    counts = xp.bincount(bag, minlength=n_bags)
+    starts = xp.cumsum(counts) - counts
+    length = max(int(counts.max()), 1)
+    slot = xp.arange(length)[None, :]
+    rows = xp.where(slot < counts[:, None], starts[:, None] + slot, n)          # n = the zero row
+    index = xp.concatenate([order, xp.asarray([n], dtype=order.dtype)])[rows]    # (bags, L)
+    gamma = xp.concatenate([gamma, xp.zeros((1, k), gamma.dtype)])[index]
+    moments = xp.concatenate([moments, xp.zeros((1, moments.shape[1]), moments.dtype)])[index]
+    return gamma.sum(axis=1), xp.matmul(gamma.transpose(0, 2, 1), moments), counts.astype(moments.dtype)
 
 
-def fisher_from_statistics(s0, s1, s2, counts, means, variances, weights, improved: bool = True):
-    """Fisher vectors (R, 2 K D) from per-region statistics; see the module docstring."""
-    xp = array_module(s1)
-    dtype = s1.dtype
+def fisher_from_statistics(s0, s12, counts, means, variances, weights, improved: bool = True):
+    """Fisher vectors (R, 2 K D) from statistics S0 (R, K), [S1, S2] (R, K, 2D) and counts (R,)."""
+    xp = array_module(s12)
+    dtype = s12.dtype
+    d = s12.shape[-1] // 2
+    s1, s2 = s12[..., :d], s12[..., d:]
     means, variances, weights = (a.astype(dtype) for a in (means, variances, weights))
     sigma = xp.sqrt(variances)
     n = xp.maximum(counts, 1)[:, None, None]
@@ -77,6 +78,34 @@ def fisher_from_statistics(s0, s1, s2, counts, means, variances, weights, improv
     return fv
 
 
+def fisher_vectors(descriptors, positions, gmm: DiagonalGMM, levels=((1, 1),), improved: bool = True):
+    """Fisher vectors of a batch of images: (n_images, n_regions * 2 K D).
+
+    ``descriptors`` and ``positions`` are lists (one (N_i, D) and (N_i, 2) array per image; positions
+    relative to the image size).  All posteriors of the batch come from one matrix product, all
+    per-(image, cell) statistics from one batched product (:func:`bag_statistics`), and regions
+    are sums of cells, so a whole batch costs a handful of large array operations (the GPU path).
+    """
+    xp = array_module(descriptors[0])
+    levels = [tuple(level) for level in levels]
+    columns, rows, membership = refinement(levels)
+    n_cells, n_images = columns * rows, len(descriptors)
+    k, d = gmm.means_.shape
+    X = xp.concatenate(descriptors)
+    image = xp.concatenate([xp.full(len(x), i, dtype=xp.int64) for i, x in enumerate(descriptors)])
+    cells = cell_indices(xp.concatenate(positions), levels) if X.shape[0] else image
+    moments = stacked_moments(X)
+    gamma = gmm.responsibilities(X, moments)[0] if X.shape[0] else xp.zeros((0, k), X.dtype)
+    s0, s12, counts = bag_statistics(gamma, moments, image * n_cells + cells, n_images * n_cells)
+    # regions = sums of cells, image by image: (R, C) x (images, C, ...) -> (images, R, ...)
+    to_regions = xp.asarray(membership, dtype=X.dtype)
+    s0 = xp.matmul(to_regions, s0.reshape(n_images, n_cells, k)).reshape(-1, k)
+    s12 = xp.matmul(to_regions, s12.reshape(n_images, n_cells, -1)).reshape(-1, k, 2 * d)
+    counts = xp.matmul(to_regions, counts.reshape(n_images, n_cells, 1)).reshape(-1)
+    fv = fisher_from_statistics(s0, s12, counts, gmm.means_, gmm.variances_, gmm.weights_, improved)
+    return fv.reshape(n_images, -1)
+
+
 def fisher_vector(X, gmm: DiagonalGMM, positions=None, levels=((1, 1),), improved: bool = True):
     """Fisher vector of one image: (n_regions * 2 K D,) from descriptors ``X`` (N, D).
 
@@ -87,13 +116,7 @@ def fisher_vector(X, gmm: DiagonalGMM, positions=None, levels=((1, 1),), improve
         if tuple(map(tuple, levels)) != ((1, 1),):
             raise ValueError("a spatial pyramid needs the descriptors' positions")
         positions = xp.zeros((X.shape[0], 2), dtype=X.dtype)
-    k, d = gmm.means_.shape
-    if X.shape[0] == 0:
-        return xp.zeros(n_regions(levels) * 2 * k * d, dtype=X.dtype)
-    moments = stacked_moments(X)
-    gamma = gmm.responsibilities(X, moments)[0]
-    stats = region_statistics(gamma, moments, positions, levels)
-    return fisher_from_statistics(*stats, gmm.means_, gmm.variances_, gmm.weights_, improved).ravel()
+    return fisher_vectors([X], [positions], gmm, levels, improved)[0]
 
 
 def nonzero_rows(descriptors):
