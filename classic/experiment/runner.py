@@ -60,7 +60,7 @@ def descriptor_extractor(config: ExperimentConfig) -> DenseSIFT:
 
 # -- worker functions (module level so that joblib can send them to processes) -----------------
 
-def _sample_chunk(dataset, refs, extractor, max_side, quota, seed):
+def _sample_chunk(dataset, refs, extractor, max_side, quota, seed, drop_empty=True):
     parts, errors = [], []
     for i, ref in enumerate(refs):
         try:
@@ -69,7 +69,8 @@ def _sample_chunk(dataset, refs, extractor, max_side, quota, seed):
             errors.append({"file": ref, "reason": str(exc)})
             continue
         d = extractor.extract(image).descriptors
-        d = d[nonzero_rows(d)]
+        if drop_empty:
+            d = d[nonzero_rows(d)]
         parts.append(sample_descriptors([d], quota, seed + i) if len(d) else d)
     return (np.concatenate(parts) if parts else np.zeros((0, 128), np.float32)), errors
 
@@ -152,11 +153,12 @@ class Runner:
             chosen.extend(rng.permutation(members)[:per_class].tolist())
         refs = [split.train[i] for i in sorted(chosen)]
         key = stable_hash("sample", STAGE_VERSIONS["sample"], asdict(cfg.features), cfg.data.max_side,
-                          self.dataset_identity, refs, enc.sample_size, cfg.seed)
+                          self.dataset_identity, refs, enc.sample_size, cfg.seed,
+                          *([] if enc.drop_empty else ["keep-empty"]))
         quota = max(1, math.ceil(enc.sample_size / max(1, len(refs))))
 
         def compute(folder: Path):
-            tasks = [(dataset, chunk, self.extractor, cfg.data.max_side, quota, cfg.seed + i)
+            tasks = [(dataset, chunk, self.extractor, cfg.data.max_side, quota, cfg.seed + i, enc.drop_empty)
                      for i, chunk in enumerate(self._chunks(refs))]
             results, peak = run_chunks(_sample_chunk, tasks, cfg.run.n_jobs, "sample", self.progress)
             sample = np.concatenate([r[0] for r in results])
