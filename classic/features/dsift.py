@@ -62,10 +62,7 @@ def smooth(image, sigma: float):
 
 
 def orientation_maps(image, n_orientations: int = N_ORIENTATIONS):
-    """Gradient magnitude split into ``n_orientations`` maps by linear angular interpolation: (H, W, n).
-
-    Orientation is the last axis, so that a frame's 8 values of one spatial bin are contiguous.
-    """
+    """Gradient magnitude split into ``n_orientations`` maps by linear angular interpolation: (n, H, W)."""
     xp = array_module(image)
     gy, gx = xp.gradient(image)
     magnitude = xp.sqrt(gx * gx + gy * gy)
@@ -77,10 +74,10 @@ def orientation_maps(image, n_orientations: int = N_ORIENTATIONS):
     upper = (lower + 1) % n_orientations
     h, w = image.shape
     pixel = xp.arange(h * w)
-    maps = xp.zeros((h * w, n_orientations), dtype=xp.float32)
-    maps[pixel, lower.ravel()] = (magnitude * (1 - frac)).ravel()
-    maps[pixel, upper.ravel()] = (magnitude * frac).ravel()
-    return maps.reshape(h, w, n_orientations)
+    maps = xp.zeros((n_orientations, h * w), dtype=xp.float32)
+    maps[lower.ravel(), pixel] = (magnitude * (1 - frac)).ravel()
+    maps[upper.ravel(), pixel] = (magnitude * frac).ravel()
+    return maps.reshape(n_orientations, h, w)
 
 
 def flat_window_weights(bin_size: int, window_size: float, n_bins: int = N_SPATIAL_BINS) -> np.ndarray:
@@ -123,8 +120,11 @@ def dense_sift(image, bin_size: int = 8, step: int = 3, window_size: float = 1.5
 
     maps = orientation_maps(image)
     triangle = 1 - xp.abs(xp.arange(-bin_size + 1, bin_size, dtype=xp.float32)) / bin_size
-    maps = ndi.correlate1d(maps, triangle, axis=0, mode="nearest")
     maps = ndi.correlate1d(maps, triangle, axis=1, mode="nearest")
+    maps = ndi.correlate1d(maps, triangle, axis=2, mode="nearest")
+    # orientation last from here on, so that a frame's 8 values of one spatial bin are contiguous
+    # (filtering is ~2x faster orientation-first, the transposing copy costs far less)
+    maps = xp.ascontiguousarray(maps.transpose(1, 2, 0))
 
     # read each spatial bin at its centre for all frames at once, straight into the output layout:
     # (ny, nx, 4 row bins, 4 column bins, 8 orientations) -> index 32 * row_bin + 8 * col_bin + orientation
