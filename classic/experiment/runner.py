@@ -30,7 +30,7 @@ from ..data import Dataset, ImageError, Split, open_dataset
 from ..encoding import DiagonalGMM, PCA, sample_descriptors
 from ..encoding.fisher import fisher_vector, nonzero_rows
 from ..encoding.pyramid import n_regions
-from ..features import DenseSIFT
+from ..features import DenseSIFT, LocalFeatures
 from ..learn import LinearSVM, evaluate
 from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
 from .config import ExperimentConfig, dump_config
@@ -60,17 +60,25 @@ def descriptor_extractor(config: ExperimentConfig) -> DenseSIFT:
 
 # -- worker functions (module level so that joblib can send them to processes) -----------------
 
-def _sample_chunk(dataset, refs, extractor, max_side, quota, seed, drop_empty=True):
-    parts, errors = [], []
+def _readable_features(dataset, refs, extractor, max_side, drop_empty, errors):
+    """(i, LocalFeatures) of each image that decodes; the others are appended to ``errors``."""
     for i, ref in enumerate(refs):
         try:
             image = dataset.load(ref, "gray", max_side)
         except ImageError as exc:
             errors.append({"file": ref, "reason": str(exc)})
             continue
-        d = extractor.extract(image).descriptors
+        features = extractor.extract(image)
         if drop_empty:
-            d = d[nonzero_rows(d)]
+            keep = nonzero_rows(features.descriptors)
+            features = LocalFeatures(features.descriptors[keep], features.positions[keep])
+        yield i, features
+
+
+def _sample_chunk(dataset, refs, extractor, max_side, quota, seed, drop_empty=True):
+    parts, errors = [], []
+    for i, features in _readable_features(dataset, refs, extractor, max_side, drop_empty, errors):
+        d = features.descriptors
         parts.append(sample_descriptors([d], quota, seed + i) if len(d) else d)
     return (np.concatenate(parts) if parts else np.zeros((0, 128), np.float32)), errors
 
@@ -82,20 +90,9 @@ def _encode_chunk(dataset, refs, extractor, max_side, pca_arrays, gmm_arrays, en
     dim = n_regions(levels) * 2 * gmm.means_.size
     out = np.zeros((len(refs), dim), dtype=encoder_cfg["store_dtype"])
     valid, errors = np.zeros(len(refs), bool), []
-    for i, ref in enumerate(refs):
-        try:
-            image = dataset.load(ref, "gray", max_side)
-        except ImageError as exc:
-            errors.append({"file": ref, "reason": str(exc)})
-            continue
-        features = extractor.extract(image)
-        descriptors, positions = features.descriptors, features.positions
-        if encoder_cfg["drop_empty"]:
-            keep = nonzero_rows(descriptors)
-            descriptors, positions = descriptors[keep], positions[keep]
-        if pca is not None:
-            descriptors = pca.transform(descriptors)
-        out[i] = fisher_vector(descriptors, gmm, positions, levels, encoder_cfg["improved"])
+    for i, features in _readable_features(dataset, refs, extractor, max_side, encoder_cfg["drop_empty"], errors):
+        descriptors = pca.transform(features.descriptors) if pca is not None else features.descriptors
+        out[i] = fisher_vector(descriptors, gmm, features.positions, levels, encoder_cfg["improved"])
         valid[i] = True
     save_npy(shard.with_suffix(".npy"), out)
     save_json(shard.with_suffix(".json"), {"valid": valid.tolist(), "errors": errors})
