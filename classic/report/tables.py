@@ -20,7 +20,7 @@ def run_report(config: ExperimentConfig, summary: dict, class_names: list[str], 
         f"{summary['n_test']} test images (split 1 of {summary['n_splits']}).",
         f"Features: dense SIFT, bins {f.bin_sizes}, step {f.step}{', RootSIFT' if f.rootsift else ''}; "
         f"encoding: {'improved ' if e.improved else ''}Fisher vector, PCA {e.pca_dims}, K = {e.n_components}, "
-        f"pyramid {' + '.join(f'{a}x{b}' for a, b in e.pyramid)} ({dims:,} dims, stored as {e.store_dtype}); "
+        f"pyramid {' + '.join(f'{a}x{b}' for a, b in e.pyramid)} (columns x rows) ({dims:,} dims, stored as {e.store_dtype}); "
         f"one-vs-rest linear SVM ({s.loss}, C = {s.C if not s.C_grid else 'by CV from ' + str(s.C_grid)}).",
         "",
         "| split | mean class accuracy (%) | top-1 error (%) | top-5 error (%) | train | test | C |",
