@@ -150,8 +150,7 @@ class Runner:
             chosen.extend(rng.permutation(members)[:per_class].tolist())
         refs = [split.train[i] for i in sorted(chosen)]
         key = stable_hash("sample", STAGE_VERSIONS["sample"], asdict(cfg.features), cfg.data.max_side,
-                          self.dataset_identity, refs, enc.sample_size, cfg.seed,
-                          *([] if enc.drop_empty else ["keep-empty"]))
+                          self.dataset_identity, refs, enc.sample_size, enc.drop_empty, cfg.seed)
         quota = max(1, math.ceil(enc.sample_size / max(1, len(refs))))
 
         def compute(folder: Path):
