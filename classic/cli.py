@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from .backend import BackendUnavailable
 from .data import KNOWN_DATASETS, DatasetNotFound, cache_root, data_root
 from .data.download import DownloadError, download_dataset
 
@@ -24,10 +25,10 @@ def _cmd_run(args) -> int:
         print(f"classic run: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path("runs") / config.name
-    runner = Runner(config, data_root(args.data_root), cache_root(), out, progress=not args.quiet)
     try:
+        runner = Runner(config, data_root(args.data_root), cache_root(), out, progress=not args.quiet)
         summary = runner.run()
-    except DatasetNotFound as exc:
+    except (DatasetNotFound, BackendUnavailable) as exc:
         print(f"classic run: {exc}", file=sys.stderr)
         return 2
     print()

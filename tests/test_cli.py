@@ -47,6 +47,13 @@ def test_bad_override_is_a_usage_error(capsys):
     assert "unknown key" in capsys.readouterr().err
 
 
+@pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed here")
+def test_cuda_device_without_cupy_is_a_clear_error(capsys):
+    from conftest import REPO
+    assert main(["run", str(REPO / "experiments/digits.yaml"), "--device", "cuda"]) == 2
+    assert "CuPy" in capsys.readouterr().err
+
+
 def test_numpy_backend_and_missing_cupy():
     xp, ndi = get_backend("numpy")
     a = xp.ones(3)
