@@ -34,7 +34,9 @@ def run_report(config: ExperimentConfig, summary: dict, class_names: list[str], 
                      f"{_pct(summary['mean_class_accuracy_std'])}** | {_pct(summary['top1_error'])} ± "
                      f"{_pct(summary['top1_error_std'])} | {_pct(summary['top5_error'])} ± "
                      f"{_pct(summary['top5_error_std'])} | | | |")
-    lines += ["", "## Time and memory", "", "| stage | seconds (all splits) | peak memory (MiB) |", "|---|---:|---:|"]
+    lines += ["", "## Time and memory", "",
+              "Stages computed in this invocation, summed over the splits (a stage found in the cache counts 0 s).", "",
+              "| stage | seconds (all splits) | peak memory (MiB) |", "|---|---:|---:|"]
     for stage, seconds in summary["seconds_per_stage"].items():
         lines.append(f"| {stage} | {seconds:.1f} | {summary['peak_memory_mb_per_stage'][stage]:.0f} |")
     lines += ["", f"Wall time: {summary['wall_seconds']:.1f} s.", ""]
