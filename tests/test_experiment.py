@@ -5,7 +5,6 @@ import shutil
 import numpy as np
 import pytest
 import yaml
-from PIL import Image
 
 from classic.experiment import Runner, load_config
 from classic.experiment.config import ConfigError

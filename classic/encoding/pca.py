@@ -12,7 +12,6 @@ runs in float32.  Component signs are fixed (largest-magnitude entry positive) f
 """
 from __future__ import annotations
 
-import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..backend import array_module
@@ -52,7 +51,6 @@ class PCA(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        xp = array_module(X)
         projected = (X - self.mean_.astype(X.dtype)) @ self.components_.T.astype(X.dtype)
         return projected * self.scale_.astype(X.dtype) if self.whiten else projected
 

@@ -85,7 +85,7 @@ def orientation_maps(image, n_orientations: int = N_ORIENTATIONS):
 
 @lru_cache(maxsize=512)
 def sampling_filter(length: int, bin_size: int, step: int, offset: int, count: int):
-    """The triangular filter of step 3 (above) at the spatial-bin centres a grid reads, along one axis.
+    """The triangular filter (item 3 of the module docstring) at the bin centres a grid reads, along one axis.
 
     Bin centres are offset + i * bin_size + k * step (i < 4, k < count).  Returns ``(matrix, index)``:
     ``matrix`` (m, length) holds, for each of the m distinct centres, the weights 1 - |u| / b of the
