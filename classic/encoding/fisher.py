@@ -31,31 +31,28 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ..backend import array_module
+from ..backend import array_module, to_numpy
 from .gmm import DiagonalGMM, stacked_moments
 from .pca import PCA
 from .pyramid import cell_indices, n_regions, refinement
 
 
-def bag_statistics(gamma, moments, bag, n_bags: int):
-    """S0 (n_bags, K) and [S1, S2] (n_bags, K, 2D) of the rows grouped by ``bag`` (an index per row).
+def bag_statistics(gamma, moments, bounds):
+    """S0 (bags, K) and [S1, S2] (bags, K, 2D) of rows already grouped into contiguous bags.
 
-    The bags (here: one per image and pyramid cell) are padded to the longest one and stacked, so
-    that a single batched matrix product (bags, K, L) x (bags, L, 2D) computes all of them; padding
-    rows point at an appended zero row and contribute nothing.
+    Bag b holds rows ``bounds[b]:bounds[b + 1]`` (here: one bag per image and pyramid cell); each is
+    one matrix product on contiguous memory, with no copy of the (n, K) posteriors.
     """
     xp = array_module(moments)
-    n, k = gamma.shape
-    order = xp.argsort(bag, kind="stable")
-    counts = xp.bincount(bag, minlength=n_bags)
-    starts = xp.cumsum(counts) - counts
-    length = max(int(counts.max()), 1)
-    slot = xp.arange(length)[None, :]
-    rows = xp.where(slot < counts[:, None], starts[:, None] + slot, n)          # n = the zero row
-    index = xp.concatenate([order, xp.asarray([n], dtype=order.dtype)])[rows]    # (bags, L)
-    gamma = xp.concatenate([gamma, xp.zeros((1, k), gamma.dtype)])[index]
-    moments = xp.concatenate([moments, xp.zeros((1, moments.shape[1]), moments.dtype)])[index]
-    return gamma.sum(axis=1), xp.matmul(gamma.transpose(0, 2, 1), moments), counts.astype(moments.dtype)
+    n_bags, k = len(bounds) - 1, gamma.shape[1]
+    s0 = xp.zeros((n_bags, k), dtype=moments.dtype)
+    s12 = xp.zeros((n_bags, k, moments.shape[1]), dtype=moments.dtype)
+    for b in range(n_bags):
+        lo, hi = int(bounds[b]), int(bounds[b + 1])
+        if hi > lo:
+            s0[b] = gamma[lo:hi].sum(axis=0)
+            s12[b] = gamma[lo:hi].T @ moments[lo:hi]
+    return s0, s12
 
 
 def fisher_from_statistics(s0, s12, counts, means, variances, weights, improved: bool = True):
@@ -82,9 +79,9 @@ def fisher_vectors(descriptors, positions, gmm: DiagonalGMM, levels=((1, 1),), i
     """Fisher vectors of a batch of images: (n_images, n_regions * 2 K D).
 
     ``descriptors`` and ``positions`` are lists (one (N_i, D) and (N_i, 2) array per image; positions
-    relative to the image size).  All posteriors of the batch come from one matrix product, all
-    per-(image, cell) statistics from one batched product (:func:`bag_statistics`), and regions
-    are sums of cells, so a whole batch costs a handful of large array operations (the GPU path).
+    relative to the image size).  All posteriors of the batch come from one matrix product, the
+    per-(image, cell) statistics from one product per contiguous bag (:func:`bag_statistics`), and
+    regions are sums of cells, so a batch costs a few large array operations (the GPU path).
     """
     xp = array_module(descriptors[0])
     levels = [tuple(level) for level in levels]
@@ -94,9 +91,15 @@ def fisher_vectors(descriptors, positions, gmm: DiagonalGMM, levels=((1, 1),), i
     X = xp.concatenate(descriptors)
     image = xp.concatenate([xp.full(len(x), i, dtype=xp.int64) for i, x in enumerate(descriptors)])
     cells = cell_indices(xp.concatenate(positions), levels) if X.shape[0] else image
+    # group the descriptors by (image, cell) before anything else: moving the (n, D) descriptors is
+    # cheaper than moving the (n, K) posteriors, and every bag is then a contiguous block
+    bag = image * n_cells + cells
+    X = X[xp.argsort(bag, kind="stable")]
+    counts = xp.bincount(bag, minlength=n_images * n_cells).astype(X.dtype)
+    bounds = np.concatenate([[0], np.cumsum(to_numpy(counts).astype(np.int64))])
     moments = stacked_moments(X)
     gamma = gmm.responsibilities(X, moments)[0] if X.shape[0] else xp.zeros((0, k), X.dtype)
-    s0, s12, counts = bag_statistics(gamma, moments, image * n_cells + cells, n_images * n_cells)
+    s0, s12 = bag_statistics(gamma, moments, bounds)
     # regions = sums of cells, image by image: (R, C) x (images, C, ...) -> (images, R, ...)
     to_regions = xp.asarray(membership, dtype=X.dtype)
     s0 = xp.matmul(to_regions, s0.reshape(n_images, n_cells, k)).reshape(-1, k)
