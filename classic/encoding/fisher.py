@@ -14,8 +14,8 @@ standard deviation:
 2 K D numbers, laid out as VLFeat's ``vl_fisher``: all mean gradients (component-major), then all
 standard-deviation gradients.  Both sums come from three statistics per component,
 :math:`S_0 = \sum_n \gamma_{nk}`, :math:`S_1 = \sum_n \gamma_{nk} x_n`,
-:math:`S_2 = \sum_n \gamma_{nk} x_n^2`, i.e. two matrix products :math:`\Gamma^\top X`,
-:math:`\Gamma^\top X^{\circ 2}`, so the encoder runs at matrix-multiply speed.
+:math:`S_2 = \sum_n \gamma_{nk} x_n^2`, i.e. one matrix product :math:`\Gamma^\top [X, X^{\circ 2}, 1]`,
+so the encoder runs at matrix-multiply speed.
 
 "Improved" = signed square root :math:`\operatorname{sign}(z)\sqrt{|z|}` and L2 normalisation.
 With a spatial pyramid, each region gets its own Fisher vector (N = the region's descriptor
@@ -38,33 +38,29 @@ from .pyramid import cell_indices, n_regions, refinement
 
 
 def bag_statistics(gamma, moments, bounds):
-    """S0 (bags, K) and [S1, S2] (bags, K, 2D) of rows already grouped into contiguous bags.
+    """[S1, S2, S0] (bags, K, 2D + 1) of rows already grouped into contiguous bags.
 
     Bag b holds rows ``bounds[b]:bounds[b + 1]`` (here: one bag per image and pyramid cell); each is
-    one matrix product on contiguous memory, with no copy of the (n, K) posteriors.
+    one matrix product gamma^T [X, X^2, 1] on contiguous memory, with no copy of the (n, K) posteriors.
     """
     xp = array_module(moments)
-    n_bags, k = len(bounds) - 1, gamma.shape[1]
-    s0 = xp.zeros((n_bags, k), dtype=moments.dtype)
-    s12 = xp.zeros((n_bags, k, moments.shape[1]), dtype=moments.dtype)
-    for b in range(n_bags):
+    stats = xp.zeros((len(bounds) - 1, gamma.shape[1], moments.shape[1]), dtype=moments.dtype)
+    for b in range(len(bounds) - 1):
         lo, hi = int(bounds[b]), int(bounds[b + 1])
         if hi > lo:
-            s0[b] = gamma[lo:hi].sum(axis=0)
-            s12[b] = gamma[lo:hi].T @ moments[lo:hi]
-    return s0, s12
+            stats[b] = gamma[lo:hi].T @ moments[lo:hi]
+    return stats
 
 
-def fisher_from_statistics(s0, s12, counts, means, variances, weights, improved: bool = True):
-    """Fisher vectors (R, 2 K D) from statistics S0 (R, K), [S1, S2] (R, K, 2D) and counts (R,)."""
-    xp = array_module(s12)
-    dtype = s12.dtype
-    d = s12.shape[-1] // 2
-    s1, s2 = s12[..., :d], s12[..., d:]
+def fisher_from_statistics(stats, counts, means, variances, weights, improved: bool = True):
+    """Fisher vectors (R, 2 K D) from statistics [S1, S2, S0] (R, K, 2D + 1) and counts (R,)."""
+    xp = array_module(stats)
+    dtype = stats.dtype
+    d = (stats.shape[-1] - 1) // 2
+    s1, s2, s0 = stats[..., :d], stats[..., d:2 * d], stats[..., 2 * d:]
     means, variances, weights = (a.astype(dtype) for a in (means, variances, weights))
     sigma = xp.sqrt(variances)
     n = xp.maximum(counts, 1)[:, None, None]
-    s0 = s0[:, :, None]
     g_mu = (s1 - means * s0) / (sigma * n * xp.sqrt(weights)[:, None])
     g_sigma = ((s2 - 2 * means * s1 + means * means * s0) / variances - s0) / (n * xp.sqrt(2 * weights)[:, None])
     fv = xp.concatenate([g_mu.reshape(len(counts), -1), g_sigma.reshape(len(counts), -1)], axis=1)
@@ -99,13 +95,12 @@ def fisher_vectors(descriptors, positions, gmm: DiagonalGMM, levels=((1, 1),), i
     bounds = np.concatenate([[0], np.cumsum(to_numpy(counts).astype(np.int64))])
     moments = stacked_moments(X)
     gamma = gmm.responsibilities(X, moments)[0] if X.shape[0] else xp.zeros((0, k), X.dtype)
-    s0, s12 = bag_statistics(gamma, moments, bounds)
+    stats = bag_statistics(gamma, moments, bounds)
     # regions = sums of cells, image by image: (R, C) x (images, C, ...) -> (images, R, ...)
     to_regions = xp.asarray(membership, dtype=X.dtype)
-    s0 = xp.matmul(to_regions, s0.reshape(n_images, n_cells, k)).reshape(-1, k)
-    s12 = xp.matmul(to_regions, s12.reshape(n_images, n_cells, -1)).reshape(-1, k, 2 * d)
+    stats = xp.matmul(to_regions, stats.reshape(n_images, n_cells, -1)).reshape(-1, k, 2 * d + 1)
     counts = xp.matmul(to_regions, counts.reshape(n_images, n_cells, 1)).reshape(-1)
-    fv = fisher_from_statistics(s0, s12, counts, gmm.means_, gmm.variances_, gmm.weights_, improved)
+    fv = fisher_from_statistics(stats, counts, gmm.means_, gmm.variances_, gmm.weights_, improved)
     return fv.reshape(n_images, -1)
 
 

@@ -77,10 +77,13 @@ def kmeans(X, k: int, n_iter: int, rng: np.random.Generator):
 
 
 def stacked_moments(X):
-    """[X, X^2] side by side: (n, 2D).  The E-step and the sufficient statistics (S1, S2) are then one
-    matrix product each instead of two, with twice the inner dimension (better BLAS efficiency)."""
+    """[X, X^2, 1] side by side: (n, 2D + 1).
+
+    With it, the E-step's log-densities are one matrix product (against [mu / sigma^2, -1 / (2 sigma^2),
+    constant]), and the sufficient statistics [S1, S2, S0] are one product gamma^T [X, X^2, 1].
+    """
     xp = array_module(X)
-    return xp.concatenate([X, X * X], axis=1)
+    return xp.concatenate([X, X * X, xp.ones((X.shape[0], 1), dtype=X.dtype)], axis=1)
 
 
 class DiagonalGMM(BaseEstimator):
@@ -104,17 +107,14 @@ class DiagonalGMM(BaseEstimator):
 
     # -- model evaluation --------------------------------------------------------------------
     def _log_joint(self, moments):
-        """log w_k + log N(x; mu_k, sigma_k^2) for a block of points, from its ``moments`` [X, X^2]: (n, K).
-
-        One matrix product against [mu / sigma^2, -1 / (2 sigma^2)] gives both data-dependent terms.
-        """
+        """log w_k + log N(x; mu_k, sigma_k^2) for a block of points, from its ``moments`` [X, X^2, 1]: (n, K)."""
         xp = array_module(moments)
         precision = 1 / self.variances_
-        weights = xp.concatenate([self.means_ * precision, -0.5 * precision], axis=1).astype(moments.dtype)
         const = (xp.log(self.weights_) - 0.5 * xp.log(self.variances_).sum(1)
                  - 0.5 * (self.means_ ** 2 * precision).sum(1)
-                 - 0.5 * self.means_.shape[1] * math.log(2 * math.pi)).astype(moments.dtype)
-        return moments @ weights.T + const
+                 - 0.5 * self.means_.shape[1] * math.log(2 * math.pi))
+        weights = xp.concatenate([self.means_ * precision, -0.5 * precision, const[:, None]], axis=1)
+        return moments @ weights.T.astype(moments.dtype)
 
     def responsibilities(self, X, moments=None):
         """(gamma (n, K), log p(x) (n,)) for a block of points; ``moments`` = stacked_moments(X) if at hand.
@@ -178,19 +178,17 @@ class DiagonalGMM(BaseEstimator):
         previous = -np.inf
         self.converged_ = False
         for iteration in range(1, self.max_iter + 1):
-            s0 = xp.zeros(self.n_components, dtype=xp.float32)
-            s12 = xp.zeros((self.n_components, 2 * d), dtype=xp.float32)     # [sum gamma x, sum gamma x^2]
+            stats = xp.zeros((self.n_components, 2 * d + 1), dtype=xp.float32)   # [S1, S2, S0]
             total = 0.0
             for i in range(0, n, _CHUNK):
                 block = X[i:i + _CHUNK]
                 moments = stacked_moments(block)
                 gamma, log_px = self.responsibilities(block, moments)
-                s0 += gamma.sum(0)
-                s12 += gamma.T @ moments
+                stats += gamma.T @ moments
                 total += float(log_px.astype(xp.float64).sum())
             self.lower_bound_ = total / n
             self.n_iter_ = iteration
-            self._m_step(X, s0, s12[:, :d], s12[:, d:], rng)
+            self._m_step(X, stats[:, 2 * d], stats[:, :d], stats[:, d:2 * d], rng)
             if abs(self.lower_bound_ - previous) <= self.tol * abs(self.lower_bound_):
                 self.converged_ = True
                 break
