@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from classic.data import load_image
 from classic.data.datasets import list_class_folders
 from classic.encoding import PCA, DiagonalGMM, fisher_vector
-from classic.encoding.fisher import nonzero_rows
+from classic.features import nonzero_rows
 from classic.features.dsift import phow
 from classic.learn import LinearSVM
 from classic.peers import vlfeat

@@ -25,7 +25,8 @@ import numpy as np
 from classic.backend import get_backend, to_numpy
 from classic.data import load_image
 from classic.encoding import PCA, DiagonalGMM
-from classic.encoding.fisher import fisher_vectors, nonzero_rows
+from classic.encoding.fisher import fisher_vectors
+from classic.features import nonzero_rows
 from classic.features.dsift import phow
 from classic.learn import LinearSVM
 

@@ -4,8 +4,9 @@ from sklearn.decomposition import PCA as SkPCA
 from sklearn.mixture import GaussianMixture
 
 from classic.encoding import PCA, DiagonalGMM, FisherVectorEncoder, fisher_vector
-from classic.encoding.fisher import fisher_vectors, nonzero_rows
+from classic.encoding.fisher import fisher_vectors
 from classic.encoding.pyramid import cell_indices, n_regions, refinement, region_indices
+from classic.features import nonzero_rows
 from classic.peers import vlfeat
 from conftest import requires_vlfeat
 

@@ -117,12 +117,6 @@ def fisher_vector(X, gmm: DiagonalGMM, positions=None, levels=((1, 1),), improve
     return fisher_vectors([X], [positions], gmm, levels, improved)[0]
 
 
-def nonzero_rows(descriptors):
-    """Mask of descriptors that are not all zero (zeroed low-contrast frames carry no information)."""
-    xp = array_module(descriptors)
-    return xp.any(descriptors != 0, axis=1)
-
-
 class FisherVectorEncoder(TransformerMixin, BaseEstimator):
     """PCA + diagonal GMM + improved Fisher vector with a spatial pyramid, as one estimator.
 
@@ -147,14 +141,10 @@ class FisherVectorEncoder(TransformerMixin, BaseEstimator):
         self.seed = seed
 
     def _usable(self, features):
-        descriptors, positions = features.descriptors, features.positions
-        if self.drop_empty:
-            keep = nonzero_rows(descriptors)
-            descriptors, positions = descriptors[keep], positions[keep]
-        return descriptors, positions
+        return features.without_empty() if self.drop_empty else features
 
     def fit(self, X, y=None):
-        sample = sample_descriptors([self._usable(f)[0] for f in X], self.sample_size, self.seed)
+        sample = sample_descriptors([self._usable(f).descriptors for f in X], self.sample_size, self.seed)
         self.fit_sample(sample)
         return self
 
@@ -168,10 +158,9 @@ class FisherVectorEncoder(TransformerMixin, BaseEstimator):
 
     def encode(self, features):
         """Fisher vector of one image's :class:`LocalFeatures`."""
-        descriptors, positions = self._usable(features)
-        if self.pca_ is not None:
-            descriptors = self.pca_.transform(descriptors)
-        return fisher_vector(descriptors, self.gmm_, positions, self.pyramid, self.improved)
+        features = self._usable(features)
+        descriptors = self.pca_.transform(features.descriptors) if self.pca_ is not None else features.descriptors
+        return fisher_vector(descriptors, self.gmm_, features.positions, self.pyramid, self.improved)
 
     def transform(self, X):
         encoded = [self.encode(f) for f in X]

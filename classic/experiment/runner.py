@@ -27,10 +27,9 @@ import numpy as np
 
 from ..backend import get_backend, to_numpy
 from ..data import Dataset, ImageError, Split, open_dataset
-from ..encoding import DiagonalGMM, PCA, sample_descriptors
-from ..encoding.fisher import fisher_vector, nonzero_rows
+from ..encoding import PCA, DiagonalGMM, FisherVectorEncoder, sample_descriptors
 from ..encoding.pyramid import n_regions
-from ..features import DenseSIFT, LocalFeatures
+from ..features import DenseSIFT
 from ..learn import LinearSVM, evaluate
 from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
 from .config import ExperimentConfig, dump_config
@@ -60,7 +59,7 @@ def descriptor_extractor(config: ExperimentConfig) -> DenseSIFT:
 
 # -- worker functions (module level so that joblib can send them to processes) -----------------
 
-def _readable_features(dataset, refs, extractor, max_side, drop_empty, errors):
+def _readable_features(dataset, refs, extractor, max_side, errors):
     """(i, LocalFeatures) of each image that decodes; the others are appended to ``errors``."""
     for i, ref in enumerate(refs):
         try:
@@ -68,31 +67,27 @@ def _readable_features(dataset, refs, extractor, max_side, drop_empty, errors):
         except ImageError as exc:
             errors.append({"file": ref, "reason": str(exc)})
             continue
-        features = extractor.extract(image)
-        if drop_empty:
-            keep = nonzero_rows(features.descriptors)
-            features = LocalFeatures(features.descriptors[keep], features.positions[keep])
-        yield i, features
+        yield i, extractor.extract(image)
 
 
 def _sample_chunk(dataset, refs, extractor, max_side, quota, seed, drop_empty=True):
     parts, errors = [], []
-    for i, features in _readable_features(dataset, refs, extractor, max_side, drop_empty, errors):
-        d = features.descriptors
+    for i, features in _readable_features(dataset, refs, extractor, max_side, errors):
+        d = (features.without_empty() if drop_empty else features).descriptors
         parts.append(sample_descriptors([d], quota, seed + i) if len(d) else d)
     return (np.concatenate(parts) if parts else np.zeros((0, 128), np.float32)), errors
 
 
 def _encode_chunk(dataset, refs, extractor, max_side, pca_arrays, gmm_arrays, encoder_cfg, shard: Path):
-    pca = PCA.from_arrays(pca_arrays, encoder_cfg["whiten"]) if pca_arrays else None
-    gmm = DiagonalGMM.from_arrays(gmm_arrays)
-    levels = [tuple(level) for level in encoder_cfg["pyramid"]]
-    dim = n_regions(levels) * 2 * gmm.means_.size
+    encoder = FisherVectorEncoder(pyramid=[tuple(level) for level in encoder_cfg["pyramid"]],
+                                  drop_empty=encoder_cfg["drop_empty"], improved=encoder_cfg["improved"])
+    encoder.pca_ = PCA.from_arrays(pca_arrays, encoder_cfg["whiten"]) if pca_arrays else None
+    encoder.gmm_ = DiagonalGMM.from_arrays(gmm_arrays)
+    dim = n_regions(encoder.pyramid) * 2 * encoder.gmm_.means_.size
     out = np.zeros((len(refs), dim), dtype=encoder_cfg["store_dtype"])
     valid, errors = np.zeros(len(refs), bool), []
-    for i, features in _readable_features(dataset, refs, extractor, max_side, encoder_cfg["drop_empty"], errors):
-        descriptors = pca.transform(features.descriptors) if pca is not None else features.descriptors
-        out[i] = fisher_vector(descriptors, gmm, features.positions, levels, encoder_cfg["improved"])
+    for i, features in _readable_features(dataset, refs, extractor, max_side, errors):
+        out[i] = encoder.encode(features)
         valid[i] = True
     save_npy(shard.with_suffix(".npy"), out)
     save_json(shard.with_suffix(".json"), {"valid": valid.tolist(), "errors": errors})

@@ -18,6 +18,17 @@ class LocalFeatures:
     def __len__(self) -> int:
         return self.descriptors.shape[0]
 
+    def without_empty(self) -> "LocalFeatures":
+        """The same features less the all-zero descriptors (zeroed low-contrast frames carry no information)."""
+        keep = nonzero_rows(self.descriptors)
+        return LocalFeatures(self.descriptors[keep], self.positions[keep])
+
+
+def nonzero_rows(descriptors):
+    """Mask of descriptors that are not all zero."""
+    xp = array_module(descriptors)
+    return xp.any(descriptors != 0, axis=1)
+
 
 class DenseSIFT(TransformerMixin, BaseEstimator):
     """Multi-scale dense SIFT (``vl_phow`` semantics) of gray images; stateless.
@@ -50,4 +61,4 @@ class DenseSIFT(TransformerMixin, BaseEstimator):
         return [self.extract(image) for image in X]
 
 
-__all__ = ["DESCRIPTOR_SIZE", "DenseSIFT", "LocalFeatures", "dense_sift", "phow", "root_sift"]
+__all__ = ["DESCRIPTOR_SIZE", "DenseSIFT", "LocalFeatures", "dense_sift", "nonzero_rows", "phow", "root_sift"]
