@@ -27,7 +27,7 @@ def _cmd_run(args) -> int:
     try:
         runner = Runner(config, data_root(args.data_root), cache_root(), out, progress=not args.quiet)
         summary = runner.run()
-    except (DatasetNotFound, BackendUnavailable) as exc:
+    except (DatasetNotFound, BackendUnavailable, ConfigError) as exc:
         print(f"classic run: {exc}", file=sys.stderr)
         return 2
     print()

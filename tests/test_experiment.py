@@ -106,3 +106,15 @@ def test_config_overrides_and_errors(tmp_path):
         load_config(None, ["svm.C"])
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("encoder", [["encoder.kind=vlad"], ["encoder.kind=bow", "encoder.assignment=soft"]])
+def test_vlad_and_bow_runs_fit_a_kmeans_vocabulary(tmp_path, encoder):
+    runner, metrics = run(tmp_path, TINY + ["encoder.n_components=16"] + encoder)
+    assert [s["stage"] for s in runner.stages] == ["sample", "pca", "kmeans", "encode", "kernel", "svm"]
+    assert metrics["mean_class_accuracy"] > 0.5            # chance: 0.1
+
+
+def test_unknown_encoder_is_refused_before_any_work(tmp_path):
+    with pytest.raises(ConfigError, match="encoder.kind"):
+        run(tmp_path, TINY + ["encoder.kind=sparse_coding"])

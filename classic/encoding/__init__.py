@@ -1,6 +1,14 @@
-"""Encoding local descriptors into one vector per image: PCA, GMM, Fisher vectors, spatial pyramid."""
-from .fisher import FisherVectorEncoder, fisher_vector, fisher_vectors, sample_descriptors
+"""Encoding local descriptors into one vector per image: PCA, vocabularies (GMM, k-means), the spatial
+pyramid, and the encoders of the era (Fisher vector, VLAD, bag of words with a chi2 kernel map)."""
+from .base import LocalEncoder, sample_descriptors
+from .bow import BagOfWordsEncoder, bow_histograms
+from .fisher import FisherVectorEncoder, fisher_vector, fisher_vectors
 from .gmm import DiagonalGMM
+from .kernel_map import chi2_feature_map
+from .kmeans import KMeans
 from .pca import PCA
+from .vlad import VLADEncoder, vlad_vectors
 
-__all__ = ["DiagonalGMM", "FisherVectorEncoder", "PCA", "fisher_vector", "fisher_vectors", "sample_descriptors"]
+__all__ = ["BagOfWordsEncoder", "DiagonalGMM", "FisherVectorEncoder", "KMeans", "LocalEncoder", "PCA",
+           "VLADEncoder", "bow_histograms", "chi2_feature_map", "fisher_vector", "fisher_vectors",
+           "sample_descriptors", "vlad_vectors"]

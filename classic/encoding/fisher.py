@@ -28,28 +28,10 @@ descriptor encodes to zeros.  float32 stays accurate because the GMM's variances
 """
 from __future__ import annotations
 
-import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-
-from ..backend import array_module, to_numpy
+from ..backend import array_module
+from .base import LocalEncoder
 from .gmm import DiagonalGMM, stacked_moments
-from .pca import PCA
-from .pyramid import cell_indices, n_regions, refinement
-
-
-def bag_statistics(gamma, moments, bounds):
-    """[S1, S2, S0] (bags, K, 2D + 1) of rows already grouped into contiguous bags.
-
-    Bag b holds rows ``bounds[b]:bounds[b + 1]`` (here: one bag per image and pyramid cell); each is
-    one matrix product gamma^T [X, X^2, 1] on contiguous memory, with no copy of the (n, K) posteriors.
-    """
-    xp = array_module(moments)
-    stats = xp.zeros((len(bounds) - 1, gamma.shape[1], moments.shape[1]), dtype=moments.dtype)
-    for b in range(len(bounds) - 1):
-        lo, hi = int(bounds[b]), int(bounds[b + 1])
-        if hi > lo:
-            stats[b] = gamma[lo:hi].T @ moments[lo:hi]
-    return stats
+from .pyramid import n_regions, pool
 
 
 def fisher_from_statistics(stats, counts, means, variances, weights, improved: bool = True):
@@ -76,31 +58,20 @@ def fisher_vectors(descriptors, positions, gmm: DiagonalGMM, levels=((1, 1),), i
 
     ``descriptors`` and ``positions`` are lists (one (N_i, D) and (N_i, 2) array per image; positions
     relative to the image size).  All posteriors of the batch come from one matrix product, the
-    per-(image, cell) statistics from one product per contiguous bag (:func:`bag_statistics`), and
-    regions are sums of cells, so a batch costs a few large array operations (the GPU path).
+    statistics of every (image, pyramid cell) from one product each (:func:`pyramid.pool`).
     """
     xp = array_module(descriptors[0])
-    levels = [tuple(level) for level in levels]
-    columns, rows, membership = refinement(levels)
-    n_cells, n_images = columns * rows, len(descriptors)
     k, d = gmm.means_.shape
-    X = xp.concatenate(descriptors)
-    image = xp.concatenate([xp.full(len(x), i, dtype=xp.int64) for i, x in enumerate(descriptors)])
-    cells = cell_indices(xp.concatenate(positions), levels) if X.shape[0] else image
-    # group the descriptors by (image, cell) before anything else: moving the (n, D) descriptors is
-    # cheaper than moving the (n, K) posteriors, and every bag is then a contiguous block
-    bag = image * n_cells + cells
-    X = X[xp.argsort(bag, kind="stable")]
-    counts = xp.bincount(bag, minlength=n_images * n_cells).astype(X.dtype)
-    bounds = np.concatenate([[0], np.cumsum(to_numpy(counts).astype(np.int64))])
-    moments = stacked_moments(X)
-    gamma = gmm.responsibilities(X, moments)[0] if X.shape[0] else xp.zeros((0, k), X.dtype)
-    stats = bag_statistics(gamma, moments, bounds)
-    # regions = sums of cells, image by image: (R, C) x (images, C, ...) -> (images, R, ...)
-    to_regions = xp.asarray(membership, dtype=X.dtype)
-    stats = xp.matmul(to_regions, stats.reshape(n_images, n_cells, -1)).reshape(-1, k, 2 * d + 1)
-    counts = xp.matmul(to_regions, counts.reshape(n_images, n_cells, 1)).reshape(-1)
-    fv = fisher_from_statistics(stats, counts, gmm.means_, gmm.variances_, gmm.weights_, improved)
+
+    def posteriors_and_moments(X):
+        moments = stacked_moments(X)
+        gamma = gmm.responsibilities(X, moments)[0] if X.shape[0] else xp.zeros((0, k), X.dtype)
+        return gamma, moments
+
+    stats, counts = pool(descriptors, positions, levels, posteriors_and_moments)
+    n_images = len(descriptors)
+    fv = fisher_from_statistics(stats.reshape(-1, k, 2 * d + 1), counts.reshape(-1), gmm.means_, gmm.variances_,
+                                gmm.weights_, improved)
     return fv.reshape(n_images, -1)
 
 
@@ -117,12 +88,12 @@ def fisher_vector(X, gmm: DiagonalGMM, positions=None, levels=((1, 1),), improve
     return fisher_vectors([X], [positions], gmm, levels, improved)[0]
 
 
-class FisherVectorEncoder(TransformerMixin, BaseEstimator):
+class FisherVectorEncoder(LocalEncoder):
     """PCA + diagonal GMM + improved Fisher vector with a spatial pyramid, as one estimator.
 
     ``fit`` takes a list of :class:`classic.features.LocalFeatures` (one per image), draws up to
-    ``sample_size`` descriptors, fits ``pca_`` (``pca_dims``; None for no PCA) and ``gmm_``;
-    ``transform`` encodes each image: (n_images, n_regions * 2 K D) float32.
+    ``sample_size`` descriptors, fits ``pca_`` (``pca_dims``; None for no PCA) and the GMM
+    ``vocabulary_``; ``transform`` encodes each image: (n_images, n_regions * 2 K D) float32.
     """
 
     def __init__(self, n_components: int = 256, pca_dims: int | None = 80, whiten: bool = False,
@@ -140,50 +111,14 @@ class FisherVectorEncoder(TransformerMixin, BaseEstimator):
         self.improved = improved
         self.seed = seed
 
-    def _usable(self, features):
-        return features.without_empty() if self.drop_empty else features
+    def _fit_vocabulary(self, projected):
+        return DiagonalGMM(self.n_components, max_iter=self.gmm_max_iter,
+                           variance_floor=self.variance_floor, seed=self.seed).fit(projected)
 
-    def fit(self, X, y=None):
-        sample = sample_descriptors([self._usable(f).descriptors for f in X], self.sample_size, self.seed)
-        self.fit_sample(sample)
-        return self
-
-    def fit_sample(self, sample):
-        """Fit PCA and GMM on an (n, D) descriptor sample."""
-        self.pca_ = PCA(self.pca_dims, whiten=self.whiten).fit(sample) if self.pca_dims else None
-        projected = self.pca_.transform(sample) if self.pca_ is not None else sample
-        self.gmm_ = DiagonalGMM(self.n_components, max_iter=self.gmm_max_iter,
-                                variance_floor=self.variance_floor, seed=self.seed).fit(projected)
-        return self
-
-    def encode(self, features):
-        """Fisher vector of one image's :class:`LocalFeatures`."""
-        features = self._usable(features)
-        descriptors = self.pca_.transform(features.descriptors) if self.pca_ is not None else features.descriptors
-        return fisher_vector(descriptors, self.gmm_, features.positions, self.pyramid, self.improved)
-
-    def transform(self, X):
-        encoded = [self.encode(f) for f in X]
-        xp = array_module(encoded[0]) if encoded else np
-        return xp.stack(encoded) if encoded else np.zeros((0, self.dimension), np.float32)
+    def _encode_batch(self, descriptors, positions):
+        return fisher_vectors(descriptors, positions, self.vocabulary_, self.pyramid, self.improved)
 
     @property
     def dimension(self) -> int:
         d = self.pca_dims or 128
         return n_regions(self.pyramid) * 2 * self.n_components * d
-
-
-def sample_descriptors(per_image, size: int, seed: int):
-    """Up to ``size`` descriptors drawn uniformly from a list of (N_i, D) arrays, about equally per image."""
-    xp = array_module(per_image[0]) if per_image else np
-    rng = np.random.default_rng(seed)
-    quota = int(np.ceil(size / max(1, len(per_image))))
-    parts = []
-    for d in per_image:
-        if d.shape[0] > quota:
-            d = d[xp.asarray(np.sort(rng.choice(d.shape[0], quota, replace=False)))]
-        parts.append(d)
-    sample = xp.concatenate(parts)
-    if sample.shape[0] > size:
-        sample = sample[xp.asarray(np.sort(rng.choice(sample.shape[0], size, replace=False)))]
-    return sample

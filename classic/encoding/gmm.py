@@ -34,31 +34,10 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..backend import array_module
+from .kmeans import kmeans_plus_plus, squared_distances
 
 _CHUNK = 32768              # points per E-step block: bounds the (chunk, K) responsibility matrix
 _LOG_POSTERIOR_CUT = -30.0  # posteriors below exp(-30) are set to 0 (see DiagonalGMM.responsibilities)
-
-
-def _squared_distances(X, C):
-    xp = array_module(X)
-    d = (X * X).sum(1)[:, None] - 2 * (X @ C.T) + (C * C).sum(1)[None, :]
-    return xp.maximum(d, 0)
-
-
-def kmeans_plus_plus(X, k: int, rng: np.random.Generator):
-    """k-means++ seeding: each new centre drawn with probability proportional to D(x)^2."""
-    xp = array_module(X)
-    n = X.shape[0]
-    centres = xp.empty((k, X.shape[1]), dtype=X.dtype)
-    centres[0] = X[int(rng.integers(n))]
-    closest = _squared_distances(X, centres[:1])[:, 0]
-    for i in range(1, k):
-        p = np.asarray(closest.get() if hasattr(closest, "get") else closest, dtype=np.float64)
-        total = p.sum()
-        index = int(rng.choice(n, p=p / total)) if total > 0 else int(rng.integers(n))
-        centres[i] = X[index]
-        closest = xp.minimum(closest, _squared_distances(X, centres[i:i + 1])[:, 0])
-    return centres
 
 
 def kmeans(X, k: int, n_iter: int, rng: np.random.Generator):
@@ -66,13 +45,13 @@ def kmeans(X, k: int, n_iter: int, rng: np.random.Generator):
     xp = array_module(X)
     centres = kmeans_plus_plus(X, k, rng)
     for _ in range(n_iter):
-        assignment = xp.argmin(_squared_distances(X, centres), axis=1)
+        assignment = xp.argmin(squared_distances(X, centres), axis=1)
         one_hot = (assignment[:, None] == xp.arange(k)[None, :]).astype(X.dtype)
         counts = one_hot.sum(axis=0)
         sums = one_hot.T @ X                  # a matrix product instead of a scatter-add: same on every backend
         nonempty = counts > 0
         centres = xp.where(nonempty[:, None], sums / xp.maximum(counts, 1)[:, None], centres)
-    assignment = xp.argmin(_squared_distances(X, centres), axis=1)
+    assignment = xp.argmin(squared_distances(X, centres), axis=1)
     return centres, assignment
 
 
@@ -154,7 +133,7 @@ class DiagonalGMM(BaseEstimator):
             means, assignment = kmeans(sample, k, self.kmeans_iter, rng)
         elif self.init == "random":
             means = sample[xp.asarray(rng.choice(len(sample), k, replace=False))]
-            assignment = xp.argmin(_squared_distances(sample, means), axis=1)
+            assignment = xp.argmin(squared_distances(sample, means), axis=1)
         else:
             raise ValueError(f"init must be 'kmeans' or 'random', not {self.init!r}")
         one_hot = (assignment[:, None] == xp.arange(k)[None, :]).astype(X.dtype)

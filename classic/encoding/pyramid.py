@@ -1,4 +1,4 @@
-"""Spatial pyramid: pooling an image's local features over regions of a grid (Lazebnik et al. 2006).
+r"""Spatial pyramid: pooling an image's local features over regions of a grid (Lazebnik et al. 2006).
 
 A level ``(nx, ny)`` cuts the image into ``nx`` columns and ``ny`` rows; ``(1, 1)`` is the whole
 image, ``(2, 2)`` its quadrants and ``(1, 3)`` three horizontal bands (the "3 x 1" level of
@@ -9,6 +9,11 @@ are assigned to the cells of the levels' common refinement (the grid cut at ever
 each cell lies in exactly one region of every level), statistics are computed once per cell, and
 each region's statistic is a sum of cells (``membership @ cell_statistics``): the encoder's cost does
 not grow with the number of levels.  1x1 + 2x2 + 3x1 refines to 2 columns x 4 bands = 8 cells.
+
+:func:`pool` does this for any encoder whose per-image statistic is a weighted sum over descriptors,
+:math:`S_{km} = \sum_n a_{nk} m_{nm}` with per-descriptor assignments :math:`a` (posteriors, soft or
+hard codeword assignments) and pooled quantities :math:`m` (e.g. ``[x, x^2, 1]`` for Fisher vectors,
+``[x, 1]`` for VLAD, ``[1]`` for bag of words): one matrix product per (image, cell).
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..backend import array_module
+from ..backend import array_module, to_numpy
 
 Level = tuple[int, int]
 
@@ -81,3 +86,50 @@ def region_indices(positions, levels):
         columns.append(offset + _level_index(positions[:, 1], ny) * nx + _level_index(positions[:, 0], nx))
         offset += nx * ny
     return xp.stack(columns, axis=1)
+
+
+def bag_statistics(weights, moments, bounds):
+    """(bags, K, M) sums ``weights^T moments`` of rows already grouped into contiguous bags.
+
+    Bag b holds rows ``bounds[b]:bounds[b + 1]`` (here: one bag per image and pyramid cell); each is
+    one matrix product on contiguous memory, with no copy of the (n, K) weights.
+    """
+    xp = array_module(moments)
+    stats = xp.zeros((len(bounds) - 1, weights.shape[1], moments.shape[1]), dtype=moments.dtype)
+    for b in range(len(bounds) - 1):
+        lo, hi = int(bounds[b]), int(bounds[b + 1])
+        if hi > lo:
+            stats[b] = weights[lo:hi].T @ moments[lo:hi]
+    return stats
+
+
+def pool(descriptors, positions, levels, statistics):
+    """Pooled statistics of a batch of images over the pyramid's regions.
+
+    ``descriptors`` and ``positions`` are lists (one (N_i, D) and (N_i, 2) array per image; positions
+    relative to the image size).  ``statistics(X)`` maps descriptors (n, D) to their assignments
+    (n, K) and pooled quantities (n, M).  Returns the region sums (n_images, n_regions, K, M) and the
+    descriptor counts (n_images, n_regions).  The whole batch's assignments come from one call, so
+    a batch costs a few large array operations (the GPU path).
+    """
+    xp = array_module(descriptors[0])
+    levels = [tuple(level) for level in levels]
+    columns, rows, membership = refinement(levels)
+    n_cells, n_images = columns * rows, len(descriptors)
+    X = xp.concatenate(descriptors)
+    image = xp.concatenate([xp.full(len(x), i, dtype=xp.int64) for i, x in enumerate(descriptors)])
+    cells = cell_indices(xp.concatenate(positions), levels) if X.shape[0] else image
+    # group the descriptors by (image, cell) before anything else: moving the (n, D) descriptors is
+    # cheaper than moving the (n, K) assignments, and every bag is then a contiguous block
+    bag = image * n_cells + cells
+    X = X[xp.argsort(bag, kind="stable")]
+    counts = xp.bincount(bag, minlength=n_images * n_cells).astype(X.dtype)
+    bounds = np.concatenate([[0], np.cumsum(to_numpy(counts).astype(np.int64))])
+    weights, moments = statistics(X)
+    stats = bag_statistics(weights, moments, bounds)
+    # regions = sums of cells, image by image: (R, C) x (images, C, ...) -> (images, R, ...)
+    to_regions = xp.asarray(membership, dtype=X.dtype)
+    k, m = stats.shape[1:]
+    stats = xp.matmul(to_regions, stats.reshape(n_images, n_cells, -1)).reshape(n_images, -1, k, m)
+    counts = xp.matmul(to_regions, counts.reshape(n_images, n_cells, 1)).reshape(n_images, -1)
+    return stats, counts

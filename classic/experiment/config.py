@@ -44,13 +44,18 @@ class FeatureConfig:
 
 @dataclass
 class EncoderConfig:
-    kind: str = "fisher"
+    kind: str = "fisher"                 # fisher | vlad | bow
     pca_dims: int | None = 80
     whiten: bool = False
-    n_components: int = 256
+    n_components: int = 256              # vocabulary size: GMM components (fisher) or k-means centres
     gmm_max_iter: int = 100
     gmm_tol: float = 1e-5
     variance_floor: float = 1e-3
+    kmeans_iter: int = 25
+    assignment: str = "hard"             # bow: hard | soft (localised kernel codebook)
+    kernel_map: str = "chi2"             # bow: chi2 | hellinger | linear
+    n_nearest: int = 5                   # bow soft assignment: codewords that share a descriptor's vote
+    beta: float = 10.0                   # bow soft assignment: sharpness
     pyramid: list[list[int]] = field(default_factory=lambda: [[1, 1], [2, 2], [1, 3]])
     improved: bool = True
     drop_empty: bool = True

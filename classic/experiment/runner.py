@@ -4,8 +4,9 @@ Per split::
 
     sample  - descriptors from a stratified subset of the training images (for PCA + GMM)
     pca     - PCA fitted on the sample
-    gmm     - diagonal GMM fitted on the projected sample
-    encode  - every image of the split -> Fisher vector, written in shards (the feature store)
+    gmm     - the vocabulary fitted on the projected sample: a diagonal GMM (Fisher vectors) or,
+    kmeans    for VLAD and bag of words, k-means centres
+    encode  - every image of the split -> its vector, written in shards (the feature store)
     kernel  - Gram matrices (train x train, test x train), block by block from the store
     svm     - one-vs-rest linear SVM (C fixed, or chosen by cross-validation on the training set);
               test scores
@@ -27,15 +28,17 @@ import numpy as np
 
 from ..backend import get_backend, to_numpy
 from ..data import Dataset, ImageError, Split, open_dataset
-from ..encoding import PCA, DiagonalGMM, FisherVectorEncoder, sample_descriptors
-from ..encoding.pyramid import n_regions
+from ..encoding import (PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder, KMeans, VLADEncoder,
+                        sample_descriptors)
+from ..encoding.bow import KERNEL_MAPS
 from ..features import DenseSIFT
 from ..learn import LinearSVM, evaluate
 from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
-from .config import ExperimentConfig, dump_config
+from .config import ConfigError, ExperimentConfig, dump_config
 from .parallel import peak_memory_mb, reset_peak_memory, run_chunks
 
-STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "encode": 2, "kernel": 1, "svm": 1}
+STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "kmeans": 1, "encode": 2, "kernel": 1, "svm": 1}
+ENCODER_KINDS = ("fisher", "vlad", "bow")
 
 
 def build_dataset(config: ExperimentConfig, data_root: Path) -> Dataset:
@@ -53,8 +56,38 @@ def build_dataset(config: ExperimentConfig, data_root: Path) -> Dataset:
 def descriptor_extractor(config: ExperimentConfig) -> DenseSIFT:
     f = config.features
     if f.kind != "dsift":
-        raise ValueError(f"features.kind {f.kind!r} is not available; use 'dsift'")
+        raise ConfigError(f"features.kind {f.kind!r} is not available; use 'dsift'")
     return DenseSIFT(tuple(f.bin_sizes), f.step, f.magnif, f.window_size, f.contrast_threshold, f.rootsift)
+
+
+def make_encoder(enc: dict):
+    """The unfitted encoder estimator of an ``encoder`` config section (as a dict)."""
+    common = dict(pca_dims=enc["pca_dims"], whiten=enc["whiten"], pyramid=[tuple(level) for level in enc["pyramid"]],
+                  sample_size=enc["sample_size"], drop_empty=enc["drop_empty"])
+    if enc["kind"] == "fisher":
+        return FisherVectorEncoder(enc["n_components"], gmm_max_iter=enc["gmm_max_iter"],
+                                   variance_floor=enc["variance_floor"], improved=enc["improved"], **common)
+    if enc["kind"] == "vlad":
+        return VLADEncoder(enc["n_components"], kmeans_iter=enc["kmeans_iter"], **common)
+    if enc["kind"] == "bow":
+        return BagOfWordsEncoder(enc["n_components"], enc["assignment"], enc["kernel_map"], enc["n_nearest"],
+                                 enc["beta"], kmeans_iter=enc["kmeans_iter"], **common)
+    raise ValueError(f"encoder.kind {enc['kind']!r} is not available")
+
+
+def check_encoder(enc) -> None:
+    """Refuse an encoder configuration that would only fail in the workers, an hour into the run."""
+    if enc.kind not in ENCODER_KINDS:
+        raise ConfigError(f"encoder.kind {enc.kind!r} is not available; use one of {', '.join(ENCODER_KINDS)}")
+    if enc.kind == "bow" and enc.assignment not in ("hard", "soft"):
+        raise ConfigError(f"encoder.assignment must be hard or soft, got {enc.assignment!r}")
+    if enc.kind == "bow" and enc.kernel_map not in KERNEL_MAPS:
+        raise ConfigError(f"encoder.kernel_map must be one of {', '.join(KERNEL_MAPS)}, got {enc.kernel_map!r}")
+
+
+def vocabulary_stage(enc) -> str:
+    """The vocabulary stage's name: what it fits."""
+    return "gmm" if enc.kind == "fisher" else "kmeans"
 
 
 # -- worker functions (module level so that joblib can send them to processes) -----------------
@@ -78,13 +111,11 @@ def _sample_chunk(dataset, refs, extractor, max_side, quota, seed, drop_empty=Tr
     return (np.concatenate(parts) if parts else np.zeros((0, 128), np.float32)), errors
 
 
-def _encode_chunk(dataset, refs, extractor, max_side, pca_arrays, gmm_arrays, encoder_cfg, shard: Path):
-    encoder = FisherVectorEncoder(pyramid=[tuple(level) for level in encoder_cfg["pyramid"]],
-                                  drop_empty=encoder_cfg["drop_empty"], improved=encoder_cfg["improved"])
-    encoder.pca_ = PCA.from_arrays(pca_arrays, encoder_cfg["whiten"]) if pca_arrays else None
-    encoder.gmm_ = DiagonalGMM.from_arrays(gmm_arrays)
-    dim = n_regions(encoder.pyramid) * 2 * encoder.gmm_.means_.size
-    out = np.zeros((len(refs), dim), dtype=encoder_cfg["store_dtype"])
+def _encode_chunk(dataset, refs, extractor, max_side, pca_arrays, vocabulary_arrays, enc: dict, shard: Path):
+    encoder = make_encoder(enc)
+    encoder.pca_ = PCA.from_arrays(pca_arrays, enc["whiten"]) if pca_arrays else None
+    encoder.vocabulary_ = (DiagonalGMM if enc["kind"] == "fisher" else KMeans).from_arrays(vocabulary_arrays)
+    out = np.zeros((len(refs), encoder.dimension), dtype=enc["store_dtype"])
     valid, errors = np.zeros(len(refs), bool), []
     for i, features in _readable_features(dataset, refs, extractor, max_side, errors):
         out[i] = encoder.encode(features)
@@ -109,6 +140,7 @@ class Runner:
         self.log = log
         self.xp, _ = get_backend(config.backend)
         self.extractor = descriptor_extractor(config)
+        check_encoder(config.encoder)
         self.stages: list[dict] = []
         self.skipped: dict[str, str] = {}
 
@@ -175,10 +207,14 @@ class Runner:
             save_npz(folder / "pca.npz", **{k: to_numpy(v) for k, v in pca.to_arrays().items()})
         return key, self._stage("pca", key, split.name, compute)
 
-    def _gmm(self, pca_key, sample_folder, pca_folder, split) -> tuple[str, Path]:
+    def _vocabulary(self, pca_key, sample_folder, pca_folder, split) -> tuple[str, Path]:
         cfg, enc = self.config, self.config.encoder
-        key = stable_hash("gmm", STAGE_VERSIONS["gmm"], enc.n_components, enc.gmm_max_iter, enc.gmm_tol,
-                          enc.variance_floor, cfg.seed, pca_key)
+        stage = vocabulary_stage(enc)
+        if stage == "gmm":
+            key = stable_hash("gmm", STAGE_VERSIONS["gmm"], enc.n_components, enc.gmm_max_iter, enc.gmm_tol,
+                              enc.variance_floor, cfg.seed, pca_key)
+        else:
+            key = stable_hash("kmeans", STAGE_VERSIONS["kmeans"], enc.n_components, enc.kmeans_iter, cfg.seed, pca_key)
 
         def compute(folder: Path):
             sample = self.xp.asarray(np.load(sample_folder / "sample.npy"))
@@ -186,29 +222,42 @@ class Runner:
             if pca_arrays:
                 sample = PCA.from_arrays({k: self.xp.asarray(v) for k, v in pca_arrays.items()},
                                          enc.whiten).transform(sample)
-            gmm = DiagonalGMM(enc.n_components, max_iter=enc.gmm_max_iter, tol=enc.gmm_tol,
-                              variance_floor=enc.variance_floor, seed=cfg.seed).fit(sample)
-            save_npz(folder / "gmm.npz", **{k: to_numpy(v) for k, v in gmm.to_arrays().items()})
-            save_json(folder / "fit.json", {"n_iter": gmm.n_iter_, "converged": gmm.converged_,
-                                            "mean_log_likelihood": gmm.lower_bound_})
-        return key, self._stage("gmm", key, split.name, compute)
+            if stage == "gmm":
+                model = DiagonalGMM(enc.n_components, max_iter=enc.gmm_max_iter, tol=enc.gmm_tol,
+                                    variance_floor=enc.variance_floor, seed=cfg.seed).fit(sample)
+                fit = {"n_iter": model.n_iter_, "converged": model.converged_,
+                       "mean_log_likelihood": model.lower_bound_}
+            else:
+                model = KMeans(enc.n_components, n_iter=enc.kmeans_iter, seed=cfg.seed).fit(sample)
+                fit = {"n_iter": enc.kmeans_iter, "mean_squared_distance": model.mean_distance_}
+            save_npz(folder / f"{stage}.npz", **{k: to_numpy(v) for k, v in model.to_arrays().items()})
+            save_json(folder / "fit.json", fit)
+        return key, self._stage(stage, key, split.name, compute)
 
-    def _encode(self, dataset, split, gmm_key, pca_folder, gmm_folder) -> tuple[str, Path]:
+    def _encode(self, dataset, split, vocabulary_key, pca_folder, vocabulary_folder) -> tuple[str, Path]:
         cfg, enc = self.config, self.config.encoder
         refs = list(split.train) + list(split.test)
-        encoder_cfg = {"pyramid": enc.pyramid, "improved": enc.improved, "drop_empty": enc.drop_empty,
-                       "store_dtype": enc.store_dtype, "whiten": enc.whiten}
+        # what the encoding depends on beyond the vocabulary (the Fisher-vector set is the original one,
+        # so that existing feature stores keep their keys)
+        identity = {"pyramid": enc.pyramid, "improved": enc.improved, "drop_empty": enc.drop_empty,
+                    "store_dtype": enc.store_dtype, "whiten": enc.whiten}
+        if enc.kind == "bow":
+            identity.update(kind="bow", assignment=enc.assignment, kernel_map=enc.kernel_map,
+                            **({"n_nearest": enc.n_nearest, "beta": enc.beta} if enc.assignment == "soft" else {}))
+        elif enc.kind != "fisher":
+            identity.update(kind=enc.kind)
         key = stable_hash("encode", STAGE_VERSIONS["encode"], asdict(cfg.features), cfg.data.max_side,
-                          encoder_cfg, self.dataset_identity, refs, cfg.run.chunk_size, gmm_key)
+                          identity, self.dataset_identity, refs, cfg.run.chunk_size, vocabulary_key)
 
         def compute(folder: Path):
-            pca_arrays, gmm_arrays = load_npz(pca_folder / "pca.npz"), load_npz(gmm_folder / "gmm.npz")
+            pca_arrays = load_npz(pca_folder / "pca.npz")
+            vocabulary_arrays = load_npz(vocabulary_folder / f"{vocabulary_stage(enc)}.npz")
             tasks = []
             for i, chunk in enumerate(self._chunks(refs)):
                 shard = folder / f"shard_{i:05d}"
                 if not shard.with_suffix(".json").exists():          # resume: finished shards stay
-                    tasks.append((dataset, chunk, self.extractor, cfg.data.max_side, pca_arrays, gmm_arrays,
-                                  encoder_cfg, shard))
+                    tasks.append((dataset, chunk, self.extractor, cfg.data.max_side, pca_arrays,
+                                  vocabulary_arrays, asdict(enc), shard))
             _, peak = run_chunks(_encode_chunk, tasks, cfg.run.n_jobs, f"encode {split.name}", self.progress)
             return peak
         return key, self._stage("encode", key, split.name, compute)
@@ -298,8 +347,8 @@ class Runner:
             self.log(f"split {split.name}: {len(split.train)} train / {len(split.test)} test images")
             sample_key, sample_folder = self._sample(dataset, split)
             pca_key, pca_folder = self._pca(sample_key, sample_folder, split)
-            gmm_key, gmm_folder = self._gmm(pca_key, sample_folder, pca_folder, split)
-            encode_key, encode_folder = self._encode(dataset, split, gmm_key, pca_folder, gmm_folder)
+            vocabulary_key, vocabulary_folder = self._vocabulary(pca_key, sample_folder, pca_folder, split)
+            encode_key, encode_folder = self._encode(dataset, split, vocabulary_key, pca_folder, vocabulary_folder)
             kernel_key, kernel_folder = self._kernel(encode_key, encode_folder, split)
             _, svm_folder = self._svm(kernel_key, kernel_folder, split, n_classes)
             for e in load_json(sample_folder / "errors.json") + self._load_store(

@@ -1,0 +1,100 @@
+r"""Bag of visual words: histograms of codeword assignments (Csurka et al. 2004; Lazebnik et al. 2006).
+
+Each descriptor votes for codewords of a k-means vocabulary; an image region's histogram is the
+sum of the votes divided by the number of descriptors (L1-normalised), K numbers per region.
+
+* **Hard assignment**: one vote for the nearest codeword.
+* **Soft assignment** (kernel codebook: van Gemert et al. 2010; localised to the ``n_nearest``
+  codewords as in Liu, Wang & Liu 2011): descriptor x gives codeword k among its n nearest the
+  weight :math:`u_k \propto \exp(-\beta\, (d_k^2 - d_{\min}^2) / \bar d^2)`, normalised to sum 1,
+  where :math:`\bar d^2` is the vocabulary's mean squared distance of a descriptor to its nearest
+  codeword; words beyond the n nearest get 0.  This softens quantisation error at the borders
+  between codewords.
+
+Histograms are compared with the :math:`\chi^2` kernel through its explicit feature map
+(``kernel_map="chi2"``, :mod:`kernel_map`), or with the Hellinger kernel (``"hellinger"``: the
+square root of the histogram), or linearly (``"linear"``).
+"""
+from __future__ import annotations
+
+from ..backend import array_module
+from .base import LocalEncoder
+from .kernel_map import chi2_feature_map
+from .kmeans import KMeans, squared_distances
+from .pyramid import n_regions, pool
+from .vlad import one_hot
+
+KERNEL_MAPS = ("chi2", "hellinger", "linear")
+
+
+def codeword_weights(X, kmeans: KMeans, assignment: str = "hard", n_nearest: int = 5, beta: float = 10.0):
+    """(n, K) votes of each descriptor: one-hot (``"hard"``) or localised soft assignment (``"soft"``)."""
+    xp = array_module(X)
+    centres = kmeans.cluster_centers_.astype(X.dtype)
+    k = centres.shape[0]
+    if assignment == "hard":
+        return one_hot(kmeans.predict(X), k, X.dtype)
+    if assignment != "soft":
+        raise ValueError(f"assignment must be 'hard' or 'soft', got {assignment!r}")
+    if X.shape[0] == 0:
+        return xp.zeros((0, k), X.dtype)
+    d = squared_distances(X, centres)
+    n = min(n_nearest, k)
+    nearest = xp.partition(d, n - 1, axis=1)
+    closest, cutoff = nearest[:, :1], nearest[:, n - 1:n]
+    scale = X.dtype.type(beta / max(kmeans.mean_distance_, 1e-12))
+    u = xp.where(d <= cutoff, xp.exp(-scale * (d - closest)), xp.zeros_like(d))
+    return u / u.sum(axis=1, keepdims=True)
+
+
+def bow_histograms(descriptors, positions, kmeans: KMeans, levels=((1, 1),), assignment: str = "hard",
+                   kernel_map: str = "chi2", n_nearest: int = 5, beta: float = 10.0):
+    """Bag-of-words vectors of a batch of images: (n_images, n_regions * K * m), m = 3 for ``"chi2"``, else 1."""
+    xp = array_module(descriptors[0])
+    if kernel_map not in KERNEL_MAPS:
+        raise ValueError(f"kernel_map must be one of {KERNEL_MAPS}, got {kernel_map!r}")
+
+    def votes(X):
+        return codeword_weights(X, kmeans, assignment, n_nearest, beta), xp.ones((X.shape[0], 1), X.dtype)
+
+    stats, counts = pool(descriptors, positions, levels, votes)
+    histograms = stats[..., 0] / xp.maximum(counts, 1)[..., None]          # (images, R, K), L1 per region
+    n_images = len(descriptors)
+    if kernel_map == "chi2":
+        return chi2_feature_map(histograms.reshape(n_images, -1))
+    if kernel_map == "hellinger":
+        return xp.sqrt(histograms).reshape(n_images, -1)
+    return histograms.reshape(n_images, -1)
+
+
+class BagOfWordsEncoder(LocalEncoder):
+    """PCA + k-means vocabulary (``n_clusters``) + hard or soft bag-of-words histograms over a spatial
+    pyramid + explicit kernel map, as one estimator."""
+
+    def __init__(self, n_clusters: int = 1024, assignment: str = "hard", kernel_map: str = "chi2",
+                 n_nearest: int = 5, beta: float = 10.0, pca_dims: int | None = 80, whiten: bool = False,
+                 pyramid=((1, 1), (2, 2), (1, 3)), sample_size: int = 200_000, kmeans_iter: int = 25,
+                 drop_empty: bool = True, seed: int = 0):
+        self.n_clusters = n_clusters
+        self.assignment = assignment
+        self.kernel_map = kernel_map
+        self.n_nearest = n_nearest
+        self.beta = beta
+        self.pca_dims = pca_dims
+        self.whiten = whiten
+        self.pyramid = pyramid
+        self.sample_size = sample_size
+        self.kmeans_iter = kmeans_iter
+        self.drop_empty = drop_empty
+        self.seed = seed
+
+    def _fit_vocabulary(self, projected):
+        return KMeans(self.n_clusters, n_iter=self.kmeans_iter, seed=self.seed).fit(projected)
+
+    def _encode_batch(self, descriptors, positions):
+        return bow_histograms(descriptors, positions, self.vocabulary_, self.pyramid, self.assignment,
+                              self.kernel_map, self.n_nearest, self.beta)
+
+    @property
+    def dimension(self) -> int:
+        return n_regions(self.pyramid) * self.n_clusters * (3 if self.kernel_map == "chi2" else 1)
