@@ -1,4 +1,4 @@
-"""The ``classic`` command: run experiments, list and download datasets."""
+"""The ``classic`` command: run experiments, report on them, list and download datasets."""
 from __future__ import annotations
 
 import argparse
@@ -39,6 +39,25 @@ def _cmd_run(args) -> int:
     return 0 if summary else 1
 
 
+def _cmd_report(args) -> int:
+    from .report.compare import write_comparison
+    from .report.runs import RunNotFound
+    from .report.tables import FORMATS
+    formats = list(FORMATS) if args.format == "all" else args.format.split(",")
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        print(f"classic report: unknown format(s) {', '.join(unknown)}; use {', '.join(FORMATS)} or all", file=sys.stderr)
+        return 2
+    try:
+        markdown, written = write_comparison(args.runs, args.out, formats, not args.no_references)
+    except RunNotFound as exc:
+        print(f"classic report: {exc}", file=sys.stderr)
+        return 2
+    print(markdown)
+    print(f"written: {', '.join(map(str, written))}")
+    return 0
+
+
 def _cmd_datasets(args) -> int:
     root = data_root(args.data_root)
     print(f"data root: {root}  (--data-root, else $CLASSIC_DATA, else $CLASSIC_CACHE/datasets)")
@@ -76,6 +95,13 @@ def main(argv=None) -> int:
     run.add_argument("--n-jobs", type=int, help="worker processes (default: all cores)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(func=_cmd_run)
+
+    report = sub.add_parser("report", help="one comparison table from run folders, beside published reference rows")
+    report.add_argument("runs", nargs="+", metavar="RUN", help="run folders (written by `classic run`)")
+    report.add_argument("--format", default="all", help="md, csv, tex, json (comma-separated) or all (default)")
+    report.add_argument("--out", default="reports", help="folder for comparison.{md,csv,tex,json} (default: reports)")
+    report.add_argument("--no-references", action="store_true", help="our rows only")
+    report.set_defaults(func=_cmd_report)
 
     datasets = sub.add_parser("datasets", help="list known datasets and whether they are present")
     datasets.add_argument("--data-root")

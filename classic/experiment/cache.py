@@ -22,7 +22,7 @@ def stable_hash(*parts) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def _atomic(path: Path, write) -> Path:
+def atomic_write(path: Path, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -39,19 +39,19 @@ def _atomic(path: Path, write) -> Path:
 
 
 def save_npy(path, array) -> Path:
-    return _atomic(path, lambda f: np.save(f, np.asarray(array), allow_pickle=False))
+    return atomic_write(path, lambda f: np.save(f, np.asarray(array), allow_pickle=False))
 
 
 def save_npz(path, **arrays) -> Path:
-    return _atomic(path, lambda f: np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()}))
+    return atomic_write(path, lambda f: np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()}))
 
 
 def save_json(path, obj) -> Path:
-    return _atomic(path, lambda f: f.write(json.dumps(obj, indent=2, default=_jsonable).encode()))
+    return atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2, default=_jsonable).encode()))
 
 
 def save_text(path, text: str) -> Path:
-    return _atomic(path, lambda f: f.write(text.encode()))
+    return atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def load_npz(path) -> dict:

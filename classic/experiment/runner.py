@@ -35,7 +35,7 @@ from ..features import DenseSIFT
 from ..learn import LinearSVM, evaluate
 from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
 from .config import ConfigError, ExperimentConfig, dump_config
-from .parallel import peak_memory_mb, reset_peak_memory, run_chunks
+from .parallel import cpu_count, peak_memory_mb, reset_peak_memory, run_chunks
 
 STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "kmeans": 1, "encode": 2, "kernel": 1, "svm": 1}
 ENCODER_KINDS = ("fisher", "vlad", "bow")
@@ -152,9 +152,13 @@ class Runner:
         worker_peak = 0.0
         if not cached:
             worker_peak = compute(self.cache.folder(name, key)) or 0.0
-            self.cache.finish(name, key, {"worker_peak_mb": worker_peak})
+            self.cache.finish(name, key, {"worker_peak_mb": worker_peak, "seconds": time.perf_counter() - start})
         seconds = time.perf_counter() - start
+        # what the stage cost when it was computed (this run or an earlier one): a cached run still
+        # reports the price of reproducing it from scratch
+        computed = seconds if not cached else self.cache.info(name, key).get("seconds")
         record = {"stage": name, "split": split, "key": key, "cached": cached, "seconds": round(seconds, 3),
+                  "compute_seconds": None if computed is None else round(computed, 3),
                   "peak_mb": round(peak_memory_mb(), 1), "worker_peak_mb": round(worker_peak, 1)}
         self.stages.append(record)
         self.log(f"  {name:<7} {'cached' if cached else 'done  '} {seconds:8.1f} s   peak "
@@ -373,9 +377,21 @@ class Runner:
         save_json(out / "metrics.json", summary)
         save_text(out / "config.yaml", dump_config(self.config))
         save_json(out / "manifest.json", manifest(self.config, self.stages, self.skipped, self.data_root))
+        save_json(out / "classes.json", dataset.class_names)
         for r in results:
             save_npy(out / f"confusion_{r['split']}.npy", r["confusion"])
+        run_figures(out, dataset.class_names, results)
         save_text(out / "report.md", run_report(self.config, summary, dataset.class_names, results))
+
+
+def run_figures(out: Path, class_names, results) -> None:
+    """confusion.{png,svg} (summed over the splits) and per_class.{png,svg} (mean over the splits)."""
+    from ..report.figures import confusion_figure, per_class_figure
+    splits = f" ({len(results)} splits)" if len(results) > 1 else ""
+    confusion_figure(sum(r["confusion"] for r in results), class_names, out / "confusion",
+                     f"Confusion matrix{splits}, rows normalised")
+    per_class_figure(np.nanmean([r["per_class_accuracy"] for r in results], axis=0), class_names,
+                     out / "per_class", f"Per-class accuracy{splits}")
 
 
 def choose_C(k_train, y, svm_cfg, n_classes, seed) -> tuple[float, dict]:
@@ -410,8 +426,30 @@ def summarise(results: list[dict], stages: list[dict], n_classes: int, wall: flo
         splits=[{"split": r["split"], **{k: r[k] for k in keys}, "n_train": r["n_train"], "n_test": r["n_test"],
                  "C": r["C"]} for r in results],
         seconds_per_stage=seconds, peak_memory_mb_per_stage=peaks,
-        peak_memory_mb=max(peaks.values()) if peaks else 0.0, wall_seconds=round(wall, 1))
+        peak_memory_mb=max(peaks.values()) if peaks else 0.0, wall_seconds=round(wall, 1),
+        # the cost from an empty cache (None when a cached stage predates the recording of its time)
+        compute_seconds=None if any(s["compute_seconds"] is None for s in stages)
+        else round(sum(s["compute_seconds"] for s in stages), 1))
     return summary
+
+
+def hardware(backend: str) -> dict:
+    """The machine, as a paper's table names it: CPU model and count, memory, GPU if one was used."""
+    import os
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    memory = None
+    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        memory = round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2 ** 30, 1)
+    gpu = None
+    if backend == "cupy":
+        import cupy
+        gpu = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)["name"].decode()
+    return {"cpu": cpu, "cpu_count": cpu_count(), "memory_gib": memory, "gpu": gpu}
 
 
 def manifest(config, stages, skipped, data_root) -> dict:
@@ -426,7 +464,7 @@ def manifest(config, stages, skipped, data_root) -> dict:
         "classic": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
         "versions": {"numpy": np.__version__, "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
                      "pillow": PIL.__version__, "joblib": joblib.__version__, "pyyaml": yaml.__version__},
-        "data_root": str(data_root), "backend": config.backend,
+        "data_root": str(data_root), "backend": config.backend, "hardware": hardware(config.backend),
         "stages": stages,
         "skipped_files": [{"file": f, "reason": r} for f, r in sorted(skipped.items())],
     }

@@ -44,5 +44,198 @@ def run_report(config: ExperimentConfig, summary: dict, class_names: list[str], 
     order = np.argsort(per_class)
     worst = ", ".join(f"{class_names[i]} {100 * per_class[i]:.0f}%" for i in order[:5] if not np.isnan(per_class[i]))
     best = ", ".join(f"{class_names[i]} {100 * per_class[i]:.0f}%" for i in order[::-1][:5] if not np.isnan(per_class[i]))
-    lines += [f"Hardest classes: {worst}.", f"Easiest classes: {best}.", ""]
+    lines += [f"Hardest classes: {worst}.", f"Easiest classes: {best}.", "",
+              "![Per-class accuracy](per_class.png)", "", "![Confusion matrix, classes ordered by accuracy](confusion.png)", ""]
     return "\n".join(lines)
+
+
+# -- comparison tables: our runs beside the published reference rows -----------------------------
+
+METRIC_LABELS = {"mean_class_accuracy": "mean class acc. (%)", "top1_error": "top-1 err. (%)",
+                 "top5_error": "top-5 err. (%)"}
+DATA_MARKS = {"ours": "", "same split": "=", "same protocol": "†", "same test set": "", "other test set": "‡"}
+DATA_LEGEND = {"=": "the same train/test split as our run", "†": "same protocol, other random splits",
+               "‡": "another test set (that year's ILSVRC test set)"}
+
+
+def _features(config: dict) -> str:
+    f, e = config["features"], config["encoder"]
+    text = f"dense SIFT {'/'.join(map(str, f['bin_sizes']))} step {f['step']}"
+    text += ", RootSIFT" if f.get("rootsift") else ""
+    return text + (f", PCA {e['pca_dims']}" if e.get("pca_dims") else "")
+
+
+def _encoding(config: dict) -> str:
+    e = config["encoder"]
+    kind = e.get("kind", "fisher")
+    pyramid = " + ".join(f"{a}x{b}" for a, b in e["pyramid"])
+    name = {"fisher": "improved FV" if e.get("improved", True) else "FV", "vlad": "VLAD",
+            "bow": f"{e.get('assignment', 'hard')} BoW" + (f" + {e.get('kernel_map')} map"
+                                                          if e.get("kernel_map", "chi2") != "linear" else "")}[kind]
+    return f"{name}, K = {e['n_components']}, {pyramid}"
+
+
+def encoded_dimension(config: dict) -> int:
+    e = config["encoder"]
+    regions = sum(a * b for a, b in e["pyramid"])
+    d = e.get("pca_dims") or 128
+    kind = e.get("kind", "fisher")
+    if kind == "fisher":
+        return regions * 2 * e["n_components"] * d
+    if kind == "vlad":
+        return regions * e["n_components"] * d
+    return regions * e["n_components"] * (3 if e.get("kernel_map", "chi2") == "chi2" else 1)
+
+
+def _hardware(manifest: dict) -> str:
+    hw = manifest.get("hardware")
+    if not hw:
+        return manifest.get("platform", "")
+    text = f"{hw['cpu_count']}-core {hw['cpu']}"
+    return text + (f", {hw['gpu']}" if hw.get("gpu") else "")
+
+
+def run_row(run: dict) -> dict:
+    """One table row for one of our run folders (see :func:`report.runs.load_run`)."""
+    m, config = run["metrics"], run["config"]
+    seconds = m.get("compute_seconds") or m["wall_seconds"]
+    splits = ", ".join(s["split"] for s in m["splits"])
+    return {
+        "kind": "ours", "method": f"classic ({config['name']})", "year": None,
+        "features": _features(config), "encoding": _encoding(config), "dims": encoded_dimension(config),
+        **{k: 100 * m[k] for k in METRIC_LABELS},
+        **{f"{k}_std": 100 * m[f"{k}_std"] if m["n_splits"] > 1 else None for k in METRIC_LABELS},
+        "n_splits": m["n_splits"], "train_images": m["n_train"], "test_images": m["n_test"],
+        "time_seconds": seconds, "hardware": _hardware(run["manifest"]), "data": "ours",
+        "source": f"this work: `classic run {run['path'] / 'config.yaml'}` (splits: {splits})", "note": "",
+    }
+
+
+def reference_row(entry: dict) -> dict:
+    return {"kind": "reference", "method": entry["method"], "year": entry["year"], "features": "", "encoding": "",
+            "dims": None, **{k: entry["metrics"].get(k) for k in METRIC_LABELS},
+            **{f"{k}_std": None for k in METRIC_LABELS}, "n_splits": None, "train_images": None,
+            "test_images": None, "time_seconds": None, "hardware": "", "data": entry["same_data"],
+            "source": entry["source"] + (f" ({entry['url']})" if entry.get("url") else ""),
+            "note": entry.get("note", ""), "era": entry["era"]}
+
+
+def comparison_tables(runs: list[dict], with_references: bool = True) -> list[dict]:
+    """One table per benchmark: our rows (in the given order) and the matching reference rows."""
+    from .references import BENCHMARKS, benchmark_of, references
+    tables: dict = {}
+    for run in runs:
+        benchmark = benchmark_of(run["config"])
+        tables.setdefault(benchmark, []).append(run_row(run))
+    out = []
+    for benchmark, rows in tables.items():
+        refs = [reference_row(e) for e in references(benchmark)] if with_references and benchmark else []
+        metrics = [k for k in METRIC_LABELS if any(r[k] is not None for r in rows + refs)]
+        title = BENCHMARKS.get(benchmark, "runs without published reference results")
+        out.append({"benchmark": benchmark, "title": title, "metrics": metrics, "rows": rows + refs})
+    return out
+
+
+def _value(row, key) -> str:
+    if row[key] is None:
+        return ""
+    std = row.get(f"{key}_std")
+    return f"{row[key]:.2f}" + (f" ± {std:.2f}" if std is not None else "")
+
+
+def _time(seconds) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def _display(row, table) -> dict:
+    """The printed cells of a row, in column order."""
+    mark = DATA_MARKS[row["data"]]
+    method = row["method"] + (f" ({row['year']})" if row["year"] else "")
+    cells = {"method": method + (f" {mark}" if mark else ""), "encoding": row["encoding"],
+             "features": row["features"], "dims": f"{row['dims']:,}" if row["dims"] else ""}
+    cells.update({METRIC_LABELS[k]: _value(row, k) for k in table["metrics"]})
+    cells.update({"train images": f"{row['train_images']:,}" if row["train_images"] else "",
+                  "time": _time(row["time_seconds"]), "hardware": row["hardware"]})
+    return cells
+
+
+def to_markdown(tables: list[dict]) -> str:
+    lines = []
+    for table in tables:
+        lines += [f"### {table['title']}", ""]
+        displayed = [_display(r, table) for r in table["rows"]]
+        header = list(displayed[0])
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join("---:" if h in METRIC_LABELS.values() or h in ("dims", "train images") else "---"
+                                    for h in header) + "|")
+        lines += ["| " + " | ".join(cells[h] for h in header) + " |" for cells in displayed]
+        lines += ["", *_legend_lines(table, "- "), ""]
+    return "\n".join(lines)
+
+
+def _legend_lines(table, bullet) -> list[str]:
+    marks = sorted({DATA_MARKS[r["data"]] for r in table["rows"]} - {""})
+    lines = [f"{bullet}{m} {DATA_LEGEND[m]}" for m in marks]
+    lines += [f"{bullet}{r['method']}: {r['source']}" + (f"; {r['note']}" if r["note"] else "") for r in table["rows"]]
+    return lines
+
+
+def to_csv(tables: list[dict]) -> str:
+    import csv
+    import io
+    fields = ["benchmark", "kind", "method", "year", "features", "encoding", "dims", *METRIC_LABELS,
+              *(f"{k}_std" for k in METRIC_LABELS), "n_splits", "train_images", "test_images", "time_seconds",
+              "hardware", "data", "note", "source"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for table in tables:
+        for row in table["rows"]:
+            writer.writerow({**row, "benchmark": table["benchmark"] or ""})
+    return buffer.getvalue()
+
+
+def to_json(tables: list[dict]) -> str:
+    import json
+    return json.dumps(tables, indent=2, default=str)
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                  "±": r"$\pm$", "†": r"$^\dagger$", "‡": r"$^\ddagger$", "×": r"$\times$", "`": ""}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def to_latex(tables: list[dict]) -> str:
+    """booktabs tables, ready to ``\\input``: each row's source as a numbered note under the table."""
+    out = []
+    for table in tables:
+        displayed = [_display(r, table) for r in table["rows"]]
+        header = [h for h in displayed[0] if h not in ("features", "hardware")]
+        align = "".join("r" if h in METRIC_LABELS.values() or h in ("dims", "train images", "time") else "l"
+                        for h in header)
+        out += [r"\begin{table}[t]", r"\centering", r"\small", rf"\begin{{tabular}}{{{align}}}", r"\toprule",
+                " & ".join(latex_escape(h) for h in header) + r" \\", r"\midrule"]
+        previous = None
+        for i, (row, cells) in enumerate(zip(table["rows"], displayed), 1):
+            if previous == "ours" and row["kind"] == "reference":
+                out.append(r"\midrule")
+            previous = row["kind"]
+            cells = {**cells, "method": latex_escape(cells["method"]) + rf"\textsuperscript{{{i}}}"}
+            out.append(" & ".join(cells[h] if h == "method" else latex_escape(cells[h]) for h in header) + r" \\")
+        out += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{latex_escape(table['title'])}.}}",
+                rf"\label{{tab:classic-{latex_escape(table['benchmark'] or 'runs')}}}", r"\par\footnotesize"]
+        marks = sorted({DATA_MARKS[r["data"]] for r in table["rows"]} - {""})
+        out += [latex_escape(f"{m} {DATA_LEGEND[m]}.") + r"\\" for m in marks]
+        out += [rf"\textsuperscript{{{i}}}" + latex_escape(line.split(": ", 1)[1]) + r"\\"
+                for i, line in enumerate(_legend_lines({**table, "rows": table["rows"]}, "")[len(marks):], 1)]
+        out += [r"\end{table}", ""]
+    return "\n".join(out)
+
+
+FORMATS = {"md": to_markdown, "csv": to_csv, "tex": to_latex, "json": to_json}

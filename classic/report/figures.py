@@ -1,0 +1,107 @@
+"""Figures (matplotlib, written as PNG + SVG): confusion matrix, per-class accuracy, the ILSVRC
+top-5 trajectory, sweep curves.  Each function takes arrays and returns the paths it wrote."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..learn.metrics import per_class_accuracy
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")                   # files only: no display needed, none assumed
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(fig, path) -> list[Path]:
+    """``path`` without suffix -> path.png (150 dpi) and path.svg; atomic like every other output."""
+    from ..experiment.cache import atomic_write
+    plt = _pyplot()
+    path = Path(path)
+    written = []
+    for suffix, options in ((".png", {"dpi": 150}), (".svg", {})):
+        written.append(atomic_write(path.with_suffix(suffix),
+                               lambda f: fig.savefig(f, format=suffix[1:], bbox_inches="tight", **options)))
+    plt.close(fig)
+    return written
+
+
+def accuracy_order(confusion) -> np.ndarray:
+    """Class indices from the most to the least accurate (classes absent from the test set last)."""
+    accuracy = per_class_accuracy(confusion)
+    return np.argsort(-np.nan_to_num(accuracy, nan=-1), kind="stable")
+
+
+def confusion_figure(confusion, class_names, path, title: str = "") -> list[Path]:
+    """Row-normalised confusion matrix, classes ordered by accuracy: errors gather at the bottom right."""
+    plt = _pyplot()
+    confusion = np.asarray(confusion, dtype=float)
+    order = accuracy_order(confusion)
+    rows = confusion[np.ix_(order, order)]
+    rows = rows / np.maximum(rows.sum(axis=1, keepdims=True), 1)
+    n = len(order)
+    size = min(16, max(5, n * 0.13))
+    fig, ax = plt.subplots(figsize=(size, size))
+    image = ax.imshow(rows, cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+    ticks = np.arange(n)
+    labels = [class_names[i] for i in order]
+    font = max(3, min(9, 400 / max(n, 1)))
+    ax.set_xticks(ticks, labels, rotation=90, fontsize=font)
+    ax.set_yticks(ticks, labels, fontsize=font)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class (most accurate first)")
+    ax.set_title(title or "Confusion matrix (rows normalised)")
+    fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02, label="fraction of the true class")
+    return save_figure(fig, path)
+
+
+def per_class_figure(accuracy, class_names, path, title: str = "") -> list[Path]:
+    """Horizontal bars of per-class accuracy, sorted, with the mean marked."""
+    plt = _pyplot()
+    accuracy = np.asarray(accuracy, dtype=float)
+    present = np.flatnonzero(~np.isnan(accuracy))
+    order = present[np.argsort(accuracy[present], kind="stable")]
+    fig, ax = plt.subplots(figsize=(6, max(3, 0.14 * len(order))))
+    ax.barh(np.arange(len(order)), 100 * accuracy[order], color="tab:blue")
+    mean = 100 * np.nanmean(accuracy)
+    ax.axvline(mean, color="tab:red", linestyle="--", label=f"mean {mean:.1f}%")
+    ax.set_yticks(np.arange(len(order)), [class_names[i] for i in order], fontsize=max(3, min(9, 500 / max(len(order), 1))))
+    ax.set_xlabel("accuracy (%)")
+    ax.set_xlim(0, 100)
+    ax.set_ylim(-0.6, len(order) - 0.4)
+    ax.legend(loc="lower right")
+    ax.set_title(title or "Per-class accuracy")
+    return save_figure(fig, path)
+
+
+def trajectory_figure(entries, path, ours=()) -> list[Path]:
+    """ILSVRC top-5 error of the winners and classical entries, 2010-2017; ``ours``: (label, year, top-5 %)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    winners = sorted((e for e in entries if e.get("winner")), key=lambda e: e["year"])
+    ax.plot([e["year"] for e in winners], [e["metrics"]["top5_error"] for e in winners], color="0.6", zorder=1)
+    for era, colour in (("classical", "tab:blue"), ("deep", "tab:orange")):
+        chosen = [e for e in entries if e["era"] == era]
+        ax.scatter([e["year"] for e in chosen], [e["metrics"]["top5_error"] for e in chosen], color=colour,
+                   label=f"{era} entries", zorder=2)
+    for e in entries:
+        # winners labelled to the upper right, the others (the 2012 classical entries) to the left
+        ax.annotate(e["method"].split(" (")[0], (e["year"], e["metrics"]["top5_error"]), fontsize=7,
+                    xytext=(4, 4) if e.get("winner") else (-6, -2), textcoords="offset points",
+                    ha="left" if e.get("winner") else "right")
+    for label, year, top5 in ours:
+        ax.scatter([year], [top5], marker="*", s=160, color="tab:green", zorder=3, label=label)
+    if not ours:
+        ax.text(0.98, 0.95, "no ImageNet run of ours yet", transform=ax.transAxes, ha="right", va="top",
+                fontsize=8, color="0.4")
+    ax.set_xlabel("ILSVRC year")
+    ax.set_ylabel("top-5 error (%), that year's test set")
+    ax.set_ylim(0, 32)
+    ax.set_xticks(range(2010, 2018))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right" if ours else "center right")
+    ax.set_title("ILSVRC classification: the end of the classical era")
+    return save_figure(fig, path)
