@@ -67,10 +67,10 @@ def test_report_writes_four_formats_with_reference_rows(digits_run, tmp_path):
     csv_lines = (out / "comparison.csv").read_text().splitlines()
     assert csv_lines[0].startswith("benchmark,kind,method") and len(csv_lines) == 1 + sum(len(t["rows"]) for t in tables)
     assert (out / "trajectory.png").exists()
-    check_latex((out / "comparison.tex").read_text())
+    check_latex((out / "comparison.tex").read_text(), tmp_path)
 
 
-def check_latex(tex: str):
+def check_latex(tex: str, folder):
     """booktabs structure, the same number of cells on every row, and no unescaped special character."""
     assert tex.count(r"\begin{tabular}") == tex.count(r"\end{tabular}") == 2
     for block in re.findall(r"\\begin\{tabular\}\{(\w+)\}(.*?)\\end\{tabular\}", tex, re.S):
@@ -80,10 +80,13 @@ def check_latex(tex: str):
         assert rows and all(len(re.findall(r"(?<!\\)&", line)) == columns - 1 for line in rows)
     assert not re.search(r"(?<!\\)[%_#]", tex)
     if shutil.which("pdflatex"):
+        # where a TeX engine is installed, the table must also compile inside a minimal document
         document = "\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n" + tex + "\\end{document}\n"
-        compiled = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error"], input=document,
-                                  text=True, capture_output=True, cwd="/tmp")
+        (folder / "table.tex").write_text(document)
+        compiled = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "table.tex"],
+                                  text=True, capture_output=True, cwd=folder)
         assert compiled.returncode == 0, compiled.stdout[-2000:]
+        assert (folder / "table.pdf").stat().st_size > 1000
 
 
 def test_latex_escape():
