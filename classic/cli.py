@@ -13,13 +13,8 @@ from .data.download import DownloadError, download_dataset
 def _cmd_run(args) -> int:
     from .experiment import Runner, load_config
     from .experiment.config import ConfigError
-    overrides = list(args.set or [])
-    if args.device:
-        overrides.append(f"backend={'cupy' if args.device == 'cuda' else 'numpy'}")
-    if args.n_jobs is not None:
-        overrides.append(f"run.n_jobs={args.n_jobs}")
     try:
-        config = load_config(args.config, overrides)
+        config = load_config(args.config, _backend_overrides(args))
     except ConfigError as exc:
         print(f"classic run: {exc}", file=sys.stderr)
         return 2
@@ -37,6 +32,35 @@ def _cmd_run(args) -> int:
     if skipped:
         print(f"{skipped} file(s) skipped; reasons in {out / 'manifest.json'}")
     return 0 if summary else 1
+
+
+def _cmd_sweep(args) -> int:
+    from .experiment import Runner
+    from .experiment.config import ConfigError
+    from .experiment.sweep import run_sweep
+    overrides = _backend_overrides(args)
+    out = Path(args.out) if args.out else Path("runs") / f"{Path(args.config).stem}_sweep"
+
+    def make_runner(config, folder):
+        return Runner(config, data_root(args.data_root), cache_root(), folder, progress=not args.quiet)
+    try:
+        run_sweep(args.config, args.grid or [], overrides, out, make_runner)
+    except (DatasetNotFound, BackendUnavailable, ConfigError) as exc:
+        print(f"classic sweep: {exc}", file=sys.stderr)
+        return 2
+    print()
+    print((out / "sweep.md").read_text())
+    print(f"sweep folder: {out}  (sweep.md, sweep.csv, sweep.json, sweep.png; one run folder per point)")
+    return 0
+
+
+def _backend_overrides(args) -> list[str]:
+    overrides = list(args.set or [])
+    if args.device:
+        overrides.append(f"backend={'cupy' if args.device == 'cuda' else 'numpy'}")
+    if args.n_jobs is not None:
+        overrides.append(f"run.n_jobs={args.n_jobs}")
+    return overrides
 
 
 def _cmd_report(args) -> int:
@@ -87,14 +111,20 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run an experiment config (YAML)")
-    run.add_argument("config")
-    run.add_argument("--data-root", help="folder holding the datasets (default: $CLASSIC_DATA or cache/datasets)")
+    sweep = sub.add_parser("sweep", help="run a config over a grid of values / named variants: one table, one figure")
+    for command in (run, sweep):
+        command.add_argument("config")
+        command.add_argument("--data-root", help="folder holding the datasets (default: $CLASSIC_DATA or cache/datasets)")
+        command.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. svm.C=3")
+        command.add_argument("--device", choices=["cpu", "cuda"], help="array backend: cpu (numpy) or cuda (cupy)")
+        command.add_argument("--n-jobs", type=int, help="worker processes (default: all cores)")
+        command.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--out", help="run folder (default: runs/<config name>)")
-    run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. svm.C=3")
-    run.add_argument("--device", choices=["cpu", "cuda"], help="array backend: cpu (numpy) or cuda (cupy)")
-    run.add_argument("--n-jobs", type=int, help="worker processes (default: all cores)")
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(func=_cmd_run)
+    sweep.add_argument("--grid", action="append", metavar="KEY=V1,V2,...",
+                       help="values of one config key; several --grid make a product grid")
+    sweep.add_argument("--out", help="sweep folder (default: runs/<config name>_sweep)")
+    sweep.set_defaults(func=_cmd_sweep)
 
     report = sub.add_parser("report", help="one comparison table from run folders, beside published reference rows")
     report.add_argument("runs", nargs="+", metavar="RUN", help="run folders (written by `classic run`)")

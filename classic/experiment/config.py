@@ -6,6 +6,7 @@ and each stage's cache key is a hash of the part of it that the stage depends on
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,18 +149,31 @@ def apply_override(values: dict, assignment: str) -> None:
     node[parts[-1]] = yaml.safe_load(raw)
 
 
-def load_config(path: str | Path | None = None, overrides=()) -> ExperimentConfig:
-    """Read a YAML config (or start from the defaults) and apply ``key=value`` overrides."""
-    values = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        values = yaml.safe_load(path.read_text()) or {}
-        values.setdefault("name", path.stem)
+def read_config_file(path: str | Path) -> dict:
+    """The raw values of a YAML config file (``name`` defaults to the file's stem)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of config sections")
+    values.setdefault("name", path.stem)
+    return values
+
+
+def build_config(values: dict, overrides=()) -> ExperimentConfig:
+    """Config from raw values and ``key=value`` overrides (the values are not modified)."""
+    values = copy.deepcopy(values)
+    if "sweep" in values:
+        raise ConfigError("this file describes a sweep (it has a `sweep:` section): run it with `classic sweep`")
     for assignment in overrides:
         apply_override(values, assignment)
     return _build(ExperimentConfig, values, "")
+
+
+def load_config(path: str | Path | None = None, overrides=()) -> ExperimentConfig:
+    """Read a YAML config (or start from the defaults) and apply ``key=value`` overrides."""
+    return build_config(read_config_file(path) if path is not None else {}, overrides)
 
 
 def dump_config(config: ExperimentConfig) -> str:

@@ -105,3 +105,49 @@ def trajectory_figure(entries, path, ours=()) -> list[Path]:
     ax.legend(fontsize=8, loc="upper right" if ours else "center right")
     ax.set_title("ILSVRC classification: the end of the classical era")
     return save_figure(fig, path)
+
+
+def sweep_figure(rows, keys, path) -> list[Path]:
+    """Mean class accuracy against each swept value (one panel per key; one line per setting of the
+    other keys and variant), error bars = standard deviation over splits; named variants without a
+    grid: one bar each."""
+    plt = _pyplot()
+    if not keys:
+        fig, ax = plt.subplots(figsize=(6, 0.5 * len(rows) + 1.2))
+        ax.barh(range(len(rows)), [100 * r["mean_class_accuracy"] for r in rows],
+                xerr=[100 * r["mean_class_accuracy_std"] if r["n_splits"] > 1 else 0 for r in rows], color="tab:blue")
+        ax.set_yticks(range(len(rows)), [r["label"] for r in rows])
+        ax.invert_yaxis()
+        ax.set_xlabel("mean class accuracy (%)")
+        for i, r in enumerate(rows):
+            ax.text(100 * r["mean_class_accuracy"] + 0.5, i, f"{100 * r['mean_class_accuracy']:.1f}", va="center", fontsize=8)
+        return save_figure(fig, path)
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.8), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        others = [k for k in keys if k != key]
+        groups: dict = {}
+        for r in rows:
+            groups.setdefault((r["variant"], *[str(r["values"][k]) for k in others]), []).append(r)
+        xs_all = [r["values"][key] for r in rows]
+        numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs_all)
+        positions = {str(x): i for i, x in enumerate(dict.fromkeys(map(str, xs_all)))}
+        for group, members in groups.items():
+            members = sorted(members, key=lambda r: r["values"][key] if numeric else positions[str(r["values"][key])])
+            x = [r["values"][key] if numeric else positions[str(r["values"][key])] for r in members]
+            y = [100 * r["mean_class_accuracy"] for r in members]
+            err = [100 * r["mean_class_accuracy_std"] if r["n_splits"] > 1 else 0 for r in members]
+            label = ", ".join([group[0]] * bool(group[0]) + [f"{k.split('.')[-1]}={v}" for k, v in zip(others, group[1:])])
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label or None)
+        if numeric and min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 8:
+            ax.set_xscale("log", base=2)
+        if numeric:
+            ticks = sorted(set(xs_all))
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        else:
+            ax.set_xticks(list(positions.values()), list(positions))
+        ax.set_xlabel(key)
+        ax.set_ylabel("mean class accuracy (%)")
+        ax.grid(alpha=0.3)
+        if len(groups) > 1:
+            ax.legend(fontsize=7)
+    return save_figure(fig, path)
