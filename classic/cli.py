@@ -1,4 +1,4 @@
-"""The ``classic`` command: run experiments, report on them, list and download datasets."""
+"""The ``classic`` command: run experiments and sweeps, report on them, explain an image, list and download datasets."""
 from __future__ import annotations
 
 import argparse
@@ -82,6 +82,25 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_explain(args) -> int:
+    from .data import ImageError
+    from .report.explain import explain
+    from .report.runs import RunNotFound, TrainedPipeline
+    image = Path(args.image)
+    if not image.is_file():
+        print(f"classic explain: no such image file: {image}", file=sys.stderr)
+        return 2
+    try:
+        pipeline = TrainedPipeline(args.run) if args.run else None
+        base = Path(args.out) if args.out else (Path(args.run) if args.run else Path(".")) / "explain" / image.stem
+        written = explain(image, base, pipeline)
+    except (RunNotFound, ImageError) as exc:
+        print(f"classic explain: {exc}", file=sys.stderr)
+        return 2
+    print(f"written: {', '.join(map(str, written))}")
+    return 0
+
+
 def _cmd_datasets(args) -> int:
     root = data_root(args.data_root)
     print(f"data root: {root}  (--data-root, else $CLASSIC_DATA, else $CLASSIC_CACHE/datasets)")
@@ -132,6 +151,12 @@ def main(argv=None) -> int:
     report.add_argument("--out", default="reports", help="folder for comparison.{md,csv,tex,json} (default: reports)")
     report.add_argument("--no-references", action="store_true", help="our rows only")
     report.set_defaults(func=_cmd_report)
+
+    explain = sub.add_parser("explain", help="a teaching figure of one image through a trained pipeline")
+    explain.add_argument("image", help="any image file, from the dataset or not")
+    explain.add_argument("--run", help="a run folder whose trained pipeline to use (without: descriptor panels only)")
+    explain.add_argument("--out", help="output path without suffix (default: RUN/explain/<image name>)")
+    explain.set_defaults(func=_cmd_explain)
 
     datasets = sub.add_parser("datasets", help="list known datasets and whether they are present")
     datasets.add_argument("--data-root")

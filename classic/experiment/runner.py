@@ -37,7 +37,7 @@ from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, sa
 from .config import ConfigError, ExperimentConfig, dump_config
 from .parallel import cpu_count, peak_memory_mb, reset_peak_memory, run_chunks
 
-STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "kmeans": 1, "encode": 2, "kernel": 1, "svm": 1}
+STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "kmeans": 1, "encode": 2, "kernel": 1, "svm": 2}
 ENCODER_KINDS = ("fisher", "vlad", "bow")
 
 
@@ -328,6 +328,8 @@ class Runner:
             scores[:, svm.classes_] = svm.decision_function_kernel(gram[test_rows])
             save_npy(folder / "scores.npy", scores)
             save_npy(folder / "test_labels.npy", labels[index["everything"][test_rows]])
+            # the model in kernel form: scores of a new vector x are dual_coef @ (X_train[train] x) + intercept
+            save_npz(folder / "model.npz", dual_coef=svm.dual_coef_, intercept=svm.intercept_, classes=svm.classes_)
             save_json(folder / "svm.json", {"C": C, "cv": cv})
         return key, self._stage("svm", key, split.name, compute)
 
@@ -376,7 +378,8 @@ class Runner:
         out.mkdir(parents=True, exist_ok=True)
         save_json(out / "metrics.json", summary)
         save_text(out / "config.yaml", dump_config(self.config))
-        save_json(out / "manifest.json", manifest(self.config, self.stages, self.skipped, self.data_root))
+        save_json(out / "manifest.json",
+                  manifest(self.config, self.stages, self.skipped, self.data_root, self.cache.root.resolve()))
         save_json(out / "classes.json", dataset.class_names)
         for r in results:
             save_npy(out / f"confusion_{r['split']}.npy", r["confusion"])
@@ -452,7 +455,7 @@ def hardware(backend: str) -> dict:
     return {"cpu": cpu, "cpu_count": cpu_count(), "memory_gib": memory, "gpu": gpu}
 
 
-def manifest(config, stages, skipped, data_root) -> dict:
+def manifest(config, stages, skipped, data_root, cache_root) -> dict:
     import joblib
     import PIL
     import scipy
@@ -464,7 +467,7 @@ def manifest(config, stages, skipped, data_root) -> dict:
         "classic": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
         "versions": {"numpy": np.__version__, "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
                      "pillow": PIL.__version__, "joblib": joblib.__version__, "pyyaml": yaml.__version__},
-        "data_root": str(data_root), "backend": config.backend, "hardware": hardware(config.backend),
+        "data_root": str(data_root), "cache_root": str(cache_root), "backend": config.backend, "hardware": hardware(config.backend),
         "stages": stages,
         "skipped_files": [{"file": f, "reason": r} for f, r in sorted(skipped.items())],
     }

@@ -26,3 +26,68 @@ def load_run(folder) -> dict:
 
 def confusion_matrices(folder) -> list[np.ndarray]:
     return [np.load(p, allow_pickle=False) for p in sorted(Path(folder).glob("confusion_*.npy"))]
+
+
+class TrainedPipeline:
+    """The fitted stages of a run's first split, read back from the cache: descriptor extractor, encoder
+    (PCA + vocabulary), SVM in kernel form and the training features it needs to score a new image."""
+
+    def __init__(self, folder):
+        from ..experiment.cache import Cache, load_npz
+        from ..experiment.config import build_config
+        from ..experiment.runner import descriptor_extractor, make_encoder, vocabulary_stage
+        from ..learn import LinearSVM
+        from ..encoding import PCA, DiagonalGMM, KMeans
+        from dataclasses import asdict
+        run = load_run(folder)
+        self.config = build_config(run["config"])
+        self.class_names = _class_names(Path(folder))
+        split = run["metrics"]["splits"][0]["split"]
+        keys = {s["stage"]: s["key"] for s in run["manifest"].get("stages", []) if s["split"] == split}
+        cache = Cache(run["manifest"].get("cache_root") or _default_cache())
+        stage = vocabulary_stage(self.config.encoder)
+        folders = {name: cache.folder(name, keys.get(name, "missing")) for name in ("pca", stage, "encode", "kernel", "svm")}
+        model = folders["svm"] / "model.npz"
+        if not model.is_file() or not all(cache.done(n, keys.get(n, "missing")) for n in folders):
+            raise RunNotFound(f"the trained stages of {folder} are not in the cache {cache.root} (or predate saved SVM "
+                              f"models): re-run `classic run {Path(folder) / 'config.yaml'} --out {folder}` "
+                              f"(cached stages make it quick)")
+        enc = self.config.encoder
+        self.extractor = descriptor_extractor(self.config)
+        self.encoder = make_encoder(asdict(enc))
+        pca = load_npz(folders["pca"] / "pca.npz")
+        self.encoder.pca_ = PCA.from_arrays(pca, enc.whiten) if pca else None
+        self.encoder.vocabulary_ = (DiagonalGMM if stage == "gmm" else KMeans).from_arrays(
+            load_npz(folders[stage] / f"{stage}.npz"))
+        arrays = load_npz(model)
+        self.svm = LinearSVM()
+        self.svm.dual_coef_, self.svm.intercept_, self.svm.classes_ = (arrays["dual_coef"], arrays["intercept"],
+                                                                       arrays["classes"])
+        self.train_rows = load_npz(folders["kernel"] / "index.npz")["train"]
+        self.store = sorted(folders["encode"].glob("shard_*.npy"))
+
+    def scores(self, vector) -> np.ndarray:
+        """SVM scores (n_classes,) of one encoded image: one pass over the training features in the store."""
+        kernel_row, seen = [], 0
+        wanted = np.asarray(vector, dtype=np.float32)
+        for shard_path in self.store:
+            shard = np.load(shard_path, mmap_mode="r")
+            rows = self.train_rows[(self.train_rows >= seen) & (self.train_rows < seen + len(shard))] - seen
+            if len(rows):
+                kernel_row.append(np.asarray(shard[rows], dtype=np.float32) @ wanted)
+            seen += len(shard)
+        scores = np.full(len(self.class_names), -np.inf, dtype=np.float32)
+        scores[self.svm.classes_] = self.svm.decision_function_kernel(np.concatenate(kernel_row)[None])[0]
+        return scores
+
+
+def _class_names(folder: Path) -> list[str]:
+    if not (folder / "classes.json").is_file():
+        raise RunNotFound(f"{folder} has no classes.json (written by runs since the report layer): re-run "
+                          f"`classic run {folder / 'config.yaml'} --out {folder}` (cached stages make it quick)")
+    return load_json(folder / "classes.json")
+
+
+def _default_cache() -> Path:
+    from ..data import cache_root
+    return cache_root()

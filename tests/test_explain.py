@@ -1,0 +1,64 @@
+"""classic explain: the trained pipeline read back from a run, and the teaching figure."""
+import numpy as np
+import pytest
+
+from classic.report.explain import energy_per_word, explain
+from classic.report.runs import RunNotFound, TrainedPipeline
+from conftest import CALTECH, SAMPLE_IMAGES, requires_caltech
+from test_experiment import TINY, run
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("explain")
+    runner, _ = run(tmp, TINY)
+    return tmp, runner
+
+
+def test_pipeline_read_back_reproduces_the_runs_test_scores(trained):
+    tmp, runner = trained
+    pipeline = TrainedPipeline(tmp / "run")
+    assert pipeline.class_names == [str(i) for i in range(10)]
+    keys = {s["stage"]: s["key"] for s in runner.stages}
+    shards = sorted((tmp / "cache" / "encode" / keys["encode"]).glob("shard_*.npy"))
+    store = np.concatenate([np.load(s) for s in shards]).astype(np.float32)
+    saved = np.load(tmp / "cache" / "svm" / keys["svm"] / "scores.npy")
+    n_train = len(pipeline.train_rows)
+    for i in (0, 7):                                  # test images follow the training images in the store
+        np.testing.assert_allclose(pipeline.scores(store[n_train + i]), saved[i], rtol=1e-4, atol=1e-4)
+
+
+@requires_caltech
+def test_figure_for_an_image_from_outside_the_dataset(trained, tmp_path):
+    tmp, _ = trained
+    pipeline = TrainedPipeline(tmp / "run")
+    written = explain(CALTECH / SAMPLE_IMAGES[0], tmp_path / "figure", pipeline)       # a Caltech photo through a digits model
+    assert [p.suffix for p in written] == [".png", ".svg"] and written[0].stat().st_size > 50_000
+
+
+def test_energy_per_region_of_an_improved_fisher_vector_sums_to_one(trained):
+    tmp, _ = trained
+    pipeline = TrainedPipeline(tmp / "run")
+    rng = np.random.default_rng(0)
+    from classic.features import LocalFeatures
+    features = LocalFeatures(rng.random((500, 128)).astype(np.float32), rng.random((500, 2)).astype(np.float32))
+    energy = energy_per_word(pipeline.encoder.encode(features), pipeline.encoder)
+    assert energy.shape == (5, 4)                                           # 1x1 + 2x2 regions, K = 4
+    np.testing.assert_allclose(energy.sum(axis=1), 1, atol=1e-5)             # each region is L2-normalised
+
+
+@requires_caltech
+def test_without_a_run_only_the_descriptor_panels(tmp_path):
+    written = explain(CALTECH / SAMPLE_IMAGES[1], tmp_path / "plain")
+    assert written[0].stat().st_size > 50_000
+
+
+@requires_caltech
+def test_cli_explain_errors(tmp_path, capsys):
+    from classic.cli import main
+    assert main(["explain", str(tmp_path / "missing.jpg")]) == 2
+    assert "no such image" in capsys.readouterr().err
+    (tmp_path / "run").mkdir()
+    with pytest.raises(RunNotFound):
+        TrainedPipeline(tmp_path / "run")
+    assert main(["explain", str(CALTECH / SAMPLE_IMAGES[0]), "--run", str(tmp_path / "run")]) == 2
