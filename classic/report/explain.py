@@ -113,12 +113,14 @@ def explain(image_path, out, pipeline=None, features=None, max_side: int = 300) 
     ax.set_ylim(centre[1] + pad, centre[1] - pad)
     ax.set_title(f"(c) one SIFT descriptor{' (RootSIFT)' if f.rootsift else ''}: 4 x 4 cells x 8 orientations "
                  f"= 128 numbers", fontsize=9)
-    for ax in axes:
+    for ax in axes[:4]:                     # image panels: pixel coordinates carry nothing
         ax.set_xticks([])
         ax.set_yticks([])
 
     if pipeline is None:
         for ax, letter in zip(axes[3:7], "defg"):
+            ax.set_xticks([])
+            ax.set_yticks([])
             ax.text(0.5, 0.5, f"({letter}) needs a trained pipeline:\nclassic explain IMAGE --run RUN", ha="center",
                     va="center", fontsize=10, color="0.4", transform=ax.transAxes)
     else:
@@ -167,7 +169,8 @@ def _model_panels(axes, image, frames, descriptors, pipeline):
     ax = axes[5]
     top = order[:30]
     labels = [f"{a}x{b} #{i + 1}" for a, b in encoder.pyramid for i in range(a * b)]
-    ax.imshow(energy[:, top], aspect="auto", cmap="magma")
+    shown_energy = ax.imshow(energy[:, top], aspect="auto", cmap="magma")
+    ax.figure.colorbar(shown_energy, ax=ax, fraction=0.04, pad=0.02)
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.set_xticks(range(0, len(top), 5), [str(i) for i in top[::5]], fontsize=7)
     ax.set_xlabel(f"{word} (same order as (e))")
@@ -177,6 +180,8 @@ def _model_panels(axes, image, frames, descriptors, pipeline):
     scores = pipeline.scores(vector)
     best = np.argsort(-scores, kind="stable")[:5]
     ax.barh(range(5), scores[best], color=["tab:green"] + ["tab:gray"] * 4)
+    for i, c in enumerate(best):
+        ax.text(scores[c], i, f" {scores[c]:.2f} ", va="center", ha="left" if scores[c] >= 0 else "right", fontsize=8)
     ax.set_yticks(range(5), [pipeline.class_names[i] for i in best])
     ax.invert_yaxis()
     ax.axvline(0, color="black", linewidth=0.8)
