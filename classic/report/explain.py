@@ -65,7 +65,7 @@ def _draw_frame(ax, centre, bin_size, colour, linewidth=1.0):
         ax.plot([centre[0] + offset] * 2, [centre[1] - half, centre[1] + half], color=colour, linewidth=linewidth)
 
 
-def explain(image_path, out, pipeline=None, features=None, max_side: int = 300) -> list[Path]:
+def explain(image_path, out, pipeline=None, features=None, max_side: int = 300, dpi: int = 150) -> list[Path]:
     """Write the teaching figure of ``image_path`` to ``out``.{png,svg}.
 
     ``pipeline``: a :class:`report.runs.TrainedPipeline` (its config sets the descriptors), or None
@@ -128,7 +128,7 @@ def explain(image_path, out, pipeline=None, features=None, max_side: int = 300) 
     axes[7].axis("off")
     axes[7].text(0, 1, _caption(pipeline, f), va="top", fontsize=9, family="monospace", transform=axes[7].transAxes)
     fig.tight_layout()
-    return save_figure(fig, out)
+    return save_figure(fig, out, dpi)
 
 
 def _model_panels(axes, image, frames, descriptors, pipeline):

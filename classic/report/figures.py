@@ -16,13 +16,13 @@ def _pyplot():
     return plt
 
 
-def save_figure(fig, path) -> list[Path]:
-    """``path`` without suffix -> path.png (150 dpi) and path.svg; atomic like every other output."""
+def save_figure(fig, path, dpi: int = 150) -> list[Path]:
+    """``path`` without suffix -> path.png (``dpi``) and path.svg; atomic like every other output."""
     from ..experiment.cache import atomic_write
     plt = _pyplot()
     path = Path(path)
     written = []
-    for suffix, options in ((".png", {"dpi": 150}), (".svg", {})):
+    for suffix, options in ((".png", {"dpi": dpi}), (".svg", {})):
         written.append(atomic_write(path.with_suffix(suffix),
                                lambda f: fig.savefig(f, format=suffix[1:], bbox_inches="tight", **options)))
     plt.close(fig)
