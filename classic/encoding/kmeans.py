@@ -20,18 +20,33 @@ _CHUNK = 32768      # descriptors per distance block: bounds the (chunk, K) matr
 
 
 def kmeans_plus_plus(X, k: int, rng: np.random.Generator):
-    """k-means++ seeding: each new centre drawn with probability proportional to D(x)^2."""
+    """k-means++ seeding: each new centre drawn with probability proportional to D(x)^2.
+
+    The draw is ``Generator.choice(n, p=D^2 / sum D^2)`` written out (inverse CDF of one uniform
+    number), without choice's validation passes, and the points' squared norms are computed once:
+    the same centres as ``choice`` would pick, several times faster at K in the thousands.
+    """
     xp = array_module(X)
     n = X.shape[0]
+    norms = (X * X).sum(1)
     centres = xp.empty((k, X.shape[1]), dtype=X.dtype)
-    centres[0] = X[int(rng.integers(n))]
-    closest = squared_distances(X, centres[:1])[:, 0]
+
+    def distances_to(index):
+        return xp.maximum(norms - 2 * (X @ X[index:index + 1].T)[:, 0] + norms[index], 0)
+
+    first = int(rng.integers(n))
+    centres[0] = X[first]
+    closest = distances_to(first)
     for i in range(1, k):
         p = np.asarray(to_numpy(closest), dtype=np.float64)
         total = p.sum()
-        index = int(rng.choice(n, p=p / total)) if total > 0 else int(rng.integers(n))
+        if total > 0:
+            cdf = np.cumsum(p / total)
+            index = min(int(np.searchsorted(cdf / cdf[-1], rng.random(), side="right")), n - 1)
+        else:
+            index = int(rng.integers(n))
         centres[i] = X[index]
-        closest = xp.minimum(closest, squared_distances(X, centres[i:i + 1])[:, 0])
+        closest = xp.minimum(closest, distances_to(index))
     return centres
 
 
