@@ -1,12 +1,14 @@
 """classic: the classical (ILSVRC 2010-2011) image-classification pipeline as a fast, trustworthy baseline.
 
-images -> dense SIFT -> PCA -> GMM -> improved Fisher vectors (spatial pyramid) -> linear SVM -> top-k error
+images -> dense SIFT -> PCA -> GMM -> improved Fisher vectors (spatial pyramid) -> linear SVM -> top-k error,
+with VLAD and bag of visual words (hard / soft assignment, chi2 kernel map) as the other encoders.
 """
 __version__ = "0.1.0"
 
-from .encoding import PCA, DiagonalGMM, FisherVectorEncoder, fisher_vector  # noqa: E402
+from .encoding import (PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder, KMeans,  # noqa: E402
+                       VLADEncoder, fisher_vector)
 from .features import DenseSIFT, LocalFeatures  # noqa: E402
 from .learn import LinearSVM, evaluate  # noqa: E402
 
-__all__ = ["DenseSIFT", "DiagonalGMM", "FisherVectorEncoder", "LinearSVM", "LocalFeatures", "PCA",
-           "evaluate", "fisher_vector", "__version__"]
+__all__ = ["BagOfWordsEncoder", "DenseSIFT", "DiagonalGMM", "FisherVectorEncoder", "KMeans", "LinearSVM",
+           "LocalFeatures", "PCA", "VLADEncoder", "evaluate", "fisher_vector", "__version__"]
