@@ -21,7 +21,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from classic.data import cache_root, data_root, load_image  # noqa: E402
+from classic.data import cache_root, data_root  # noqa: E402
 from classic.experiment import Runner, load_config  # noqa: E402
 from classic.experiment.runner import build_dataset  # noqa: E402
 from classic.report.compare import write_comparison  # noqa: E402

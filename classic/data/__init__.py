@@ -11,6 +11,7 @@ from pathlib import Path
 from .datasets import (CALTECH101_FOLDER, Dataset, DatasetNotFound, DigitsDataset, ImageFolderDataset,
                        Split, caltech101)
 from .images import ImageError, load_image
+from .imagenet import ImageNetDataset
 
 
 def cache_root() -> Path:
@@ -28,6 +29,8 @@ def data_root(explicit: str | os.PathLike | None = None) -> Path:
 # name -> (where it is expected under the data root, or None if bundled; how to get it)
 KNOWN_DATASETS = {
     "caltech101": (CALTECH101_FOLDER, "classic download caltech101"),
+    "ilsvrc2012": (Path("ilsvrc2012") / "train", "from image-net.org (terms of access): train/<wnid>/, val/ (+ devkit)"),
+    "ilsvrc2010": (Path("ilsvrc2010") / "train", "from image-net.org (terms of access): train/, val/, test/ + 2010 devkit"),
     "digits": (None, "bundled with scikit-learn"),
     "folder": (None, "any class-per-folder tree: data.root: PATH"),
 }
@@ -37,6 +40,8 @@ def open_dataset(name: str, base: Path, **options) -> Dataset:
     """Open dataset ``name`` found under the data root ``base`` with its split options."""
     if name == "caltech101":
         return caltech101(base, **options)
+    if name in ("ilsvrc2012", "ilsvrc2010"):
+        return ImageNetDataset(Path(base) / name, int(name[-4:]), **options)
     if name == "digits":
         options.pop("split_file", None)
         return DigitsDataset(**options)
@@ -50,5 +55,5 @@ def open_dataset(name: str, base: Path, **options) -> Dataset:
     raise ValueError(f"unknown dataset {name!r}; known: {', '.join(KNOWN_DATASETS)}")
 
 
-__all__ = ["Dataset", "DatasetNotFound", "DigitsDataset", "ImageError", "ImageFolderDataset", "Split",
+__all__ = ["Dataset", "DatasetNotFound", "DigitsDataset", "ImageError", "ImageFolderDataset", "ImageNetDataset", "Split",
            "caltech101", "load_image", "cache_root", "data_root", "open_dataset", "KNOWN_DATASETS"]

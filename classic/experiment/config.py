@@ -20,14 +20,17 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataConfig:
-    dataset: str = "caltech101"          # caltech101 | digits | folder
+    dataset: str = "caltech101"          # caltech101 | ilsvrc2012 | ilsvrc2010 | digits | folder
     root: str | None = None              # folder dataset: class-per-folder tree (relative to the data root)
     test_root: str | None = None         # folder dataset: separate test tree with the same classes
-    n_train: int = 30                    # training images per class
+    n_train: int | None = 30             # training images per class (ILSVRC: at most; null = all)
     n_test: int | None = 50              # at most this many test images per class (None: all the rest)
     n_splits: int = 1                    # random splits, seeds seed, seed+1, ...
     split_file: str | None = None        # explicit first split: lines "train|test <class>/<file> <class>"
     include_background: bool = True      # caltech101: keep BACKGROUND_Google as the 102nd class
+    n_classes: int | None = None         # ILSVRC: a subset of the classes (null = all 1,000) ...
+    class_subset: str = "first"          # ... the first ones in WNID order, or "random" (by seed)
+    test_set: str = "val"                # ILSVRC: val, or test (ILSVRC-2010, whose test labels are public)
     max_side: int | None = 300           # images are resized so that their longest side is at most this
     size: int = 32                       # digits: side of the upsampled image
 

@@ -43,6 +43,9 @@ ENCODER_KINDS = ("fisher", "vlad", "bow")
 
 def build_dataset(config: ExperimentConfig, data_root: Path) -> Dataset:
     d = config.data
+    if d.dataset in ("ilsvrc2012", "ilsvrc2010"):
+        return open_dataset(d.dataset, data_root, n_train=d.n_train, n_test=d.n_test, seed=config.seed,
+                            n_classes=d.n_classes, class_subset=d.class_subset, test_set=d.test_set)
     options = dict(n_train=d.n_train, n_test=d.n_test, n_splits=d.n_splits, seed=config.seed)
     if d.dataset == "caltech101":
         options.update(split_file=d.split_file, include_background=d.include_background)
@@ -337,7 +340,8 @@ class Runner:
     @property
     def dataset_identity(self):
         d = self.config.data
-        return [d.dataset, d.root, d.test_root, d.size if d.dataset == "digits" else None]
+        return [d.dataset, d.root, d.test_root, d.size if d.dataset == "digits" else None] + (
+            [d.n_classes, d.class_subset, d.test_set] if d.dataset.startswith("ilsvrc") else [])
 
     def run(self) -> dict:
         start = time.perf_counter()

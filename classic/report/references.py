@@ -47,8 +47,9 @@ def benchmark_of(config: dict) -> str | None:
     data = config["data"]
     if data["dataset"] == "caltech101" and data["n_train"] == 30 and data.get("include_background", True):
         return "caltech101-30train"
-    if data["dataset"] == "ilsvrc2010":
+    whole = data.get("n_classes") is None and data.get("n_train") is None and data.get("n_test") is None
+    if data["dataset"] == "ilsvrc2010" and whole and data.get("test_set") == "test":
         return "ilsvrc2010-test"
-    if data["dataset"] == "ilsvrc2012":
+    if data["dataset"] == "ilsvrc2012" and whole and data.get("test_set", "val") == "val":
         return "imagenet1k-val"
     return None
