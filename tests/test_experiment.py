@@ -118,3 +118,16 @@ def test_vlad_and_bow_runs_fit_a_kmeans_vocabulary(tmp_path, encoder):
 def test_unknown_encoder_is_refused_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="encoder.kind"):
         run(tmp_path, TINY + ["encoder.kind=sparse_coding"])
+
+
+def test_sgd_solver_streams_from_the_store_without_a_kernel_stage(tmp_path):
+    from classic.report.runs import TrainedPipeline
+    runner, metrics = run(tmp_path, TINY + ["svm.solver=sgd", "svm.sgd_epochs=15"])
+    assert [s["stage"] for s in runner.stages] == ["sample", "pca", "gmm", "encode", "svm"]
+    assert metrics["mean_class_accuracy"] > 0.6
+    keys = {s["stage"]: s["key"] for s in runner.stages}
+    pipeline = TrainedPipeline(tmp_path / "run")                        # an SGD model explains images too
+    shards = sorted((tmp_path / "cache" / "encode" / keys["encode"]).glob("shard_*.npy"))
+    first_test = np.concatenate([np.load(s) for s in shards])[80].astype(np.float32)
+    saved = np.load(tmp_path / "cache" / "svm" / keys["svm"] / "scores.npy")[0]
+    np.testing.assert_allclose(pipeline.scores(first_test), saved, rtol=1e-2, atol=1e-2)  # float16 weights

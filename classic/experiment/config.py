@@ -70,12 +70,19 @@ class EncoderConfig:
 
 @dataclass
 class SVMConfig:
+    solver: str = "kernel"               # kernel: LIBLINEAR on the Gram matrix | sgd: streaming mini-batch SGD
     C: float = 10.0
     loss: str = "squared_hinge"          # squared_hinge | hinge
     C_grid: list[float] = field(default_factory=list)   # if given, C is chosen by CV on the training set
     cv_folds: int = 3
     tol: float = 1e-4
     max_iter: int = 5000
+    sgd_lambda: float = 1e-5             # sgd: regularisation
+    sgd_eta0: float = 1.0                # sgd: initial step
+    sgd_batch_size: int = 256
+    sgd_epochs: int = 30
+    sgd_patience: int = 5                # sgd: stop after this many epochs without held-out improvement
+    sgd_validation_fraction: float = 0.1
 
 
 @dataclass

@@ -32,12 +32,13 @@ from ..encoding import (PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder
                         sample_descriptors)
 from ..encoding.bow import KERNEL_MAPS
 from ..features import DenseSIFT
-from ..learn import LinearSVM, evaluate
+from ..learn import LinearSVM, SGDLinearSVM, evaluate
 from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
 from .config import ConfigError, ExperimentConfig, dump_config
 from .parallel import cpu_count, peak_memory_mb, reset_peak_memory, run_chunks
+from .store import FeatureStore
 
-STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "kmeans": 1, "encode": 2, "kernel": 1, "svm": 2}
+STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "kmeans": 1, "encode": 2, "kernel": 1, "svm": 3}
 ENCODER_KINDS = ("fisher", "vlad", "bow")
 
 
@@ -144,6 +145,8 @@ class Runner:
         self.xp, _ = get_backend(config.backend)
         self.extractor = descriptor_extractor(config)
         check_encoder(config.encoder)
+        if config.svm.solver not in ("kernel", "sgd"):
+            raise ConfigError(f"svm.solver must be kernel or sgd, got {config.svm.solver!r}")
         self.stages: list[dict] = []
         self.skipped: dict[str, str] = {}
 
@@ -269,33 +272,18 @@ class Runner:
             return peak
         return key, self._stage("encode", key, split.name, compute)
 
-    def _load_store(self, encode_folder: Path, n: int):
-        shards = sorted(encode_folder.glob("shard_*.npy"))
-        features = [np.load(s, mmap_mode="r") for s in shards]
-        meta = [load_json(s.with_suffix(".json")) for s in shards]
-        valid = np.concatenate([m["valid"] for m in meta]).astype(bool)
-        errors = [e for m in meta for e in m["errors"]]
-        if len(valid) != n:
-            raise RuntimeError(f"feature store {encode_folder} holds {len(valid)} images, expected {n}")
-        return features, valid, errors
-
     def _kernel(self, encode_key, encode_folder, split) -> tuple[str, Path]:
         key = stable_hash("kernel", STAGE_VERSIONS["kernel"], encode_key)
         n_train, n_all = len(split.train), len(split.train) + len(split.test)
 
         def compute(folder: Path):
-            shards, valid, _ = self._load_store(encode_folder, n_all)
-            rows = np.concatenate([np.arange(len(s)) for s in shards])
-            owner = np.concatenate([np.full(len(s), i) for i, s in enumerate(shards)])
+            store = FeatureStore(encode_folder, n_all)
 
             def block(indices):
-                out = np.empty((len(indices), shards[0].shape[1]), dtype=np.float32)
-                for j, (o, r) in enumerate(zip(owner[indices], rows[indices])):
-                    out[j] = shards[o][r]
-                return self.xp.asarray(out)
+                return self.xp.asarray(store[indices])
 
-            train = np.flatnonzero(valid[:n_train])
-            everything = np.flatnonzero(valid)
+            train = np.flatnonzero(store.valid[:n_train])
+            everything = np.flatnonzero(store.valid)
             size = self.config.run.kernel_block
             gram = np.zeros((len(everything), len(train)), dtype=np.float32)
             for a in range(0, len(train), size):
@@ -331,9 +319,36 @@ class Runner:
             scores[:, svm.classes_] = svm.decision_function_kernel(gram[test_rows])
             save_npy(folder / "scores.npy", scores)
             save_npy(folder / "test_labels.npy", labels[index["everything"][test_rows]])
+            save_npz(folder / "index.npz", **index)
             # the model in kernel form: scores of a new vector x are dual_coef @ (X_train[train] x) + intercept
             save_npz(folder / "model.npz", dual_coef=svm.dual_coef_, intercept=svm.intercept_, classes=svm.classes_)
-            save_json(folder / "svm.json", {"C": C, "cv": cv})
+            save_json(folder / "svm.json", {"solver": "kernel", "C": C, "cv": cv})
+        return key, self._stage("svm", key, split.name, compute)
+
+    def _svm_sgd(self, encode_key, encode_folder, split, n_classes) -> tuple[str, Path]:
+        """All one-vs-rest SVMs by mini-batch SGD, streaming the training features from the store."""
+        s = self.config.svm
+        key = stable_hash("svm", STAGE_VERSIONS["svm"], asdict(s), encode_key, self.config.backend,
+                          split.train_labels.tolist(), split.test_labels.tolist())
+        n_train = len(split.train)
+
+        def compute(folder: Path):
+            store = FeatureStore(encode_folder, n_train + len(split.test))
+            labels = np.concatenate([split.train_labels, split.test_labels])
+            everything = np.flatnonzero(store.valid)
+            train, test = everything[everything < n_train], everything[everything >= n_train]
+            svm = SGDLinearSVM(s.sgd_lambda, s.sgd_eta0, s.sgd_batch_size, s.sgd_epochs, s.sgd_patience,
+                               s.sgd_validation_fraction, backend=self.config.backend,
+                               seed=self.config.seed).fit(store.subset(train), labels[train])
+            scores = np.full((len(test), n_classes), -np.inf, dtype=np.float32)
+            scores[:, svm.classes_] = to_numpy(svm.decision_function(store.subset(test)))
+            save_npy(folder / "scores.npy", scores)
+            save_npy(folder / "test_labels.npy", labels[test])
+            save_npz(folder / "index.npz", train=train, everything=everything)
+            save_npz(folder / "model.npz", coef=to_numpy(svm.coef_).astype(np.float16),
+                     intercept=to_numpy(svm.intercept_), classes=svm.classes_)
+            save_json(folder / "svm.json", {"solver": "sgd", "C": None, "best_epoch": svm.best_epoch_,
+                                            "history": svm.history_})
         return key, self._stage("svm", key, split.name, compute)
 
     # the whole run
@@ -359,12 +374,15 @@ class Runner:
             pca_key, pca_folder = self._pca(sample_key, sample_folder, split)
             vocabulary_key, vocabulary_folder = self._vocabulary(pca_key, sample_folder, pca_folder, split)
             encode_key, encode_folder = self._encode(dataset, split, vocabulary_key, pca_folder, vocabulary_folder)
-            kernel_key, kernel_folder = self._kernel(encode_key, encode_folder, split)
-            _, svm_folder = self._svm(kernel_key, kernel_folder, split, n_classes)
-            for e in load_json(sample_folder / "errors.json") + self._load_store(
-                    encode_folder, len(split.train) + len(split.test))[2]:
+            if cfg.svm.solver == "sgd":
+                _, svm_folder = self._svm_sgd(encode_key, encode_folder, split, n_classes)
+            else:
+                kernel_key, kernel_folder = self._kernel(encode_key, encode_folder, split)
+                _, svm_folder = self._svm(kernel_key, kernel_folder, split, n_classes)
+            for e in load_json(sample_folder / "errors.json") + FeatureStore(
+                    encode_folder, len(split.train) + len(split.test)).errors:
                 self.skipped[e["file"]] = e["reason"]
-            index = load_npz(kernel_folder / "index.npz")
+            index = load_npz(svm_folder / "index.npz")
             metrics = evaluate(np.load(svm_folder / "scores.npy"), np.load(svm_folder / "test_labels.npy"), n_classes)
             metrics.update(split=split.name, n_train=int(len(index["train"])),
                            n_test=int((index["everything"] >= len(split.train)).sum()),

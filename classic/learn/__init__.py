@@ -1,5 +1,7 @@
-"""Learning and evaluation: one-vs-rest linear SVM, ILSVRC-style metrics."""
+"""Learning and evaluation: one-vs-rest linear SVMs (kernel-form LIBLINEAR; streaming mini-batch SGD),
+ILSVRC-style metrics."""
 from .metrics import evaluate, top_k, top_k_error
+from .sgd import SGDLinearSVM
 from .svm import LinearSVM
 
-__all__ = ["LinearSVM", "evaluate", "top_k", "top_k_error"]
+__all__ = ["LinearSVM", "SGDLinearSVM", "evaluate", "top_k", "top_k_error"]

@@ -7,6 +7,7 @@ import numpy as np
 import yaml
 
 from ..experiment.cache import load_json
+from ..experiment.store import FeatureStore
 
 
 class RunNotFound(FileNotFoundError):
@@ -36,7 +37,6 @@ class TrainedPipeline:
         from ..experiment.cache import Cache, load_npz
         from ..experiment.config import build_config
         from ..experiment.runner import descriptor_extractor, make_encoder, vocabulary_stage
-        from ..learn import LinearSVM
         from ..encoding import PCA, DiagonalGMM, KMeans
         from dataclasses import asdict
         run = load_run(folder)
@@ -46,7 +46,7 @@ class TrainedPipeline:
         keys = {s["stage"]: s["key"] for s in run["manifest"].get("stages", []) if s["split"] == split}
         cache = Cache(run["manifest"].get("cache_root") or _default_cache())
         stage = vocabulary_stage(self.config.encoder)
-        folders = {name: cache.folder(name, keys.get(name, "missing")) for name in ("pca", stage, "encode", "kernel", "svm")}
+        folders = {name: cache.folder(name, keys.get(name, "missing")) for name in ("pca", stage, "encode", "svm")}
         model = folders["svm"] / "model.npz"
         if not model.is_file() or not all(cache.done(n, keys.get(n, "missing")) for n in folders):
             raise RunNotFound(f"the trained stages of {folder} are not in the cache {cache.root} (or predate saved SVM "
@@ -59,25 +59,22 @@ class TrainedPipeline:
         self.encoder.pca_ = PCA.from_arrays(pca, enc.whiten) if pca else None
         self.encoder.vocabulary_ = (DiagonalGMM if stage == "gmm" else KMeans).from_arrays(
             load_npz(folders[stage] / f"{stage}.npz"))
-        arrays = load_npz(model)
-        self.svm = LinearSVM()
-        self.svm.dual_coef_, self.svm.intercept_, self.svm.classes_ = (arrays["dual_coef"], arrays["intercept"],
-                                                                       arrays["classes"])
-        self.train_rows = load_npz(folders["kernel"] / "index.npz")["train"]
-        self.store = sorted(folders["encode"].glob("shard_*.npy"))
+        self.model = load_npz(model)
+        self.train_rows = load_npz(folders["svm"] / "index.npz")["train"]
+        self.store = FeatureStore(folders["encode"])
 
     def scores(self, vector) -> np.ndarray:
-        """SVM scores (n_classes,) of one encoded image: one pass over the training features in the store."""
-        kernel_row, seen = [], 0
+        """SVM scores (n_classes,) of one encoded image: with a kernel-form model, one pass over the
+        training features in the store; with an SGD model, one product with its weights."""
         wanted = np.asarray(vector, dtype=np.float32)
-        for shard_path in self.store:
-            shard = np.load(shard_path, mmap_mode="r")
-            rows = self.train_rows[(self.train_rows >= seen) & (self.train_rows < seen + len(shard))] - seen
-            if len(rows):
-                kernel_row.append(np.asarray(shard[rows], dtype=np.float32) @ wanted)
-            seen += len(shard)
+        if "coef" in self.model:
+            raw = self.model["coef"].astype(np.float32) @ wanted + self.model["intercept"]
+        else:
+            kernel_row = np.concatenate([self.store[part] @ wanted
+                                         for part in np.array_split(self.train_rows, max(1, len(self.train_rows) // 512))])
+            raw = self.model["dual_coef"] @ kernel_row + self.model["intercept"]
         scores = np.full(len(self.class_names), -np.inf, dtype=np.float32)
-        scores[self.svm.classes_] = self.svm.decision_function_kernel(np.concatenate(kernel_row)[None])[0]
+        scores[self.model["classes"]] = raw
         return scores
 
 

@@ -11,24 +11,24 @@ def _pct(x: float) -> str:
 
 
 def run_report(config: ExperimentConfig, summary: dict, class_names: list[str], results: list[dict]) -> str:
-    f, e, s, d = config.features, config.encoder, config.svm, config.data
-    dims = (e.pca_dims or 128) * e.n_components * 2 * sum(a * b for a, b in e.pyramid)
+    e, s, d, values = config.encoder, config.svm, config.data, config.to_dict()
+    learner = (f"one-vs-rest linear SVM ({s.loss}, C = {s.C if not s.C_grid else 'by CV from ' + str(s.C_grid)})"
+               if s.solver == "kernel" else f"one-vs-rest linear SVMs by mini-batch SGD (hinge, lambda = {s.sgd_lambda:g})")
     lines = [
         f"# {config.name}",
         "",
         f"Dataset **{d.dataset}**: {summary['n_classes']} classes, {summary['n_train']} training / "
         f"{summary['n_test']} test images (split 1 of {summary['n_splits']}).",
-        f"Features: dense SIFT, bins {f.bin_sizes}, step {f.step}{', RootSIFT' if f.rootsift else ''}; "
-        f"encoding: {'improved ' if e.improved else ''}Fisher vector, PCA {e.pca_dims}, K = {e.n_components}, "
-        f"pyramid {' + '.join(f'{a}x{b}' for a, b in e.pyramid)} (columns x rows) ({dims:,} dims, stored as {e.store_dtype}); "
-        f"one-vs-rest linear SVM ({s.loss}, C = {s.C if not s.C_grid else 'by CV from ' + str(s.C_grid)}).",
+        f"Features: {_features(values)}; encoding: {_encoding(values)} (pyramid levels as columns x rows; "
+        f"{encoded_dimension(values):,} dims, stored as {e.store_dtype}); {learner}.",
         "",
         "| split | mean class accuracy (%) | top-1 error (%) | top-5 error (%) | train | test | C |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in summary["splits"]:
         lines.append(f"| {r['split']} | {_pct(r['mean_class_accuracy'])} | {_pct(r['top1_error'])} | "
-                     f"{_pct(r['top5_error'])} | {r['n_train']} | {r['n_test']} | {r['C']:g} |")
+                     f"{_pct(r['top5_error'])} | {r['n_train']} | {r['n_test']} | "
+                     f"{'SGD' if r['C'] is None else format(r['C'], 'g')} |")
     if len(summary["splits"]) > 1:
         lines.append(f"| **mean ± std** | **{_pct(summary['mean_class_accuracy'])} ± "
                      f"{_pct(summary['mean_class_accuracy_std'])}** | {_pct(summary['top1_error'])} ± "
