@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .backend import BackendUnavailable
 from .data import KNOWN_DATASETS, DatasetNotFound, cache_root, data_root
-from .data.download import DownloadError, download_dataset
+from .data.download import DOWNLOADS, DownloadError, download_dataset, md5sum
 
 
 def _cmd_run(args) -> int:
@@ -104,13 +104,13 @@ def _cmd_explain(args) -> int:
 def _cmd_datasets(args) -> int:
     root = data_root(args.data_root)
     print(f"data root: {root}  (--data-root, else $CLASSIC_DATA, else $CLASSIC_CACHE/datasets)")
-    print(f"{'dataset':<12} {'status':<9} {'expected at / source':<60} how to get it")
+    print(f"{'dataset':<15} {'status':<9} {'expected at / source':<60} how to get it")
     for name, (where, how) in KNOWN_DATASETS.items():
         if where is None:
             status, place = "bundled" if name == "digits" else "-", ""
         else:
             status, place = ("present" if (root / where).is_dir() else "missing"), str(root / where)
-        print(f"{name:<12} {status:<9} {place:<60} {how}")
+        print(f"{name:<15} {status:<9} {place:<60} {how}")
     return 0
 
 
@@ -122,6 +122,10 @@ def _cmd_download(args) -> int:
         print(f"classic download: {exc}", file=sys.stderr)
         return 1
     print(f"{args.name} ready at {folder}")
+    spec = DOWNLOADS[args.name]
+    if spec.md5 is None and spec.inner_md5 is None:
+        print(f"no published MD5 to check against; what arrived has MD5 "
+              f"{md5sum(cache_root() / 'downloads' / spec.filename)}")
     return 0
 
 
@@ -163,7 +167,7 @@ def main(argv=None) -> int:
     datasets.set_defaults(func=_cmd_datasets)
 
     download = sub.add_parser("download", help="download, verify and extract a dataset")
-    download.add_argument("name", choices=sorted(n for n, (w, _) in KNOWN_DATASETS.items() if w))
+    download.add_argument("name", choices=sorted(DOWNLOADS))
     download.add_argument("--data-root")
     download.add_argument("--quiet", action="store_true")
     download.set_defaults(func=_cmd_download)

@@ -124,3 +124,12 @@ def test_fetch_reports_http_errors(server, tmp_path):
     _, url = server
     with pytest.raises(DownloadError, match="404"):
         fetch(f"{url}/missing.zip", tmp_path / "x.zip", progress=False)
+
+
+def test_fastai_imagenet_subsets_are_known_downloads():
+    from classic.data.download import DOWNLOADS
+    for name in ("imagenette", "imagenette-320", "imagenette-160", "imagewoof", "imagewoof-320", "imagewoof-160"):
+        spec = DOWNLOADS[name]
+        assert spec.url.startswith("https://s3.amazonaws.com/fast-ai-imageclas/") and spec.url.endswith(spec.filename)
+        assert spec.produces == spec.filename.removesuffix(".tgz")
+    assert DOWNLOADS["imagenette-160"].md5 == "e793b78cc4c9e9a4ccc0c1155377a412"

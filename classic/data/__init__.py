@@ -31,6 +31,8 @@ KNOWN_DATASETS = {
     "caltech101": (CALTECH101_FOLDER, "classic download caltech101"),
     "ilsvrc2012": (Path("ilsvrc2012") / "train", "from image-net.org (terms of access): train/<wnid>/, val/ (+ devkit)"),
     "ilsvrc2010": (Path("ilsvrc2010") / "train", "from image-net.org (terms of access): train/, val/, test/ + 2010 devkit"),
+    "imagenette-160": (Path("imagenette2-160") / "train", "classic download imagenette-160 (also imagenette, imagenette-320)"),
+    "imagewoof-160": (Path("imagewoof2-160") / "train", "classic download imagewoof-160 (also imagewoof, imagewoof-320)"),
     "digits": (None, "bundled with scikit-learn"),
     "folder": (None, "any class-per-folder tree: data.root: PATH"),
 }

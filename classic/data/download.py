@@ -44,6 +44,18 @@ DOWNLOADS = {
         inner="caltech-101/101_ObjectCategories.tar.gz", inner_md5="b224c7392d521a49829488ab0f1120d9",
         target="caltech101", produces="caltech101/101_ObjectCategories"),
 }
+# fastai's ImageNet subsets (10 classes each; train/<wnid>/ and val/<wnid>/): full size and shortest
+# side 320 / 160 px.  Imagenette's MD5s are those torchvision verifies.  Imagewoof's archives were
+# regenerated at least once and two different MD5s are in circulation for each size, so they are
+# downloaded unverified (the MD5 of what arrived is printed and can be pinned here).
+_FASTAI = "https://s3.amazonaws.com/fast-ai-imageclas/"
+for _name, _archive, _md5 in (("imagenette", "imagenette2", "fe2fc210e6bb7c5664d602c3cd71e612"),
+                              ("imagenette-320", "imagenette2-320", "3df6f0d01a2c9592104656642f5e78a3"),
+                              ("imagenette-160", "imagenette2-160", "e793b78cc4c9e9a4ccc0c1155377a412"),
+                              ("imagewoof", "imagewoof2", None), ("imagewoof-320", "imagewoof2-320", None),
+                              ("imagewoof-160", "imagewoof2-160", None)):
+    DOWNLOADS[_name] = DownloadSpec(url=f"{_FASTAI}{_archive}.tgz", filename=f"{_archive}.tgz", md5=_md5,
+                                    target="", produces=_archive)
 
 
 def md5sum(path: Path, chunk: int = 1 << 20) -> str:
