@@ -63,6 +63,45 @@ def _backend_overrides(args) -> list[str]:
     return overrides
 
 
+def _cmd_estimate(args) -> int:
+    import json
+    import shutil
+
+    from .experiment import load_config
+    from .experiment.config import ConfigError
+    from .experiment.estimate import estimate
+    try:
+        config = load_config(args.config, list(args.set or []))
+        workers = tuple(int(w) for w in args.workers.split(","))
+        result = estimate(config, data_root(args.data_root), args.n_images, Path(args.images) if args.images else None,
+                          workers, Path(args.gpu_results) if args.gpu_results else None)
+    except (ConfigError, DatasetNotFound, ValueError) as exc:
+        print(f"classic estimate: {exc}", file=sys.stderr)
+        return 2
+    cache = cache_root()
+    cache.mkdir(parents=True, exist_ok=True)
+    result["disk_free_gib"] = shutil.disk_usage(cache).free / 2 ** 30
+    m = result["measured"]
+    print(f"{config.name}: {result['dataset']}, {result['n_train']:,} train + {result['n_test']:,} test images, "
+          f"{result['n_classes']} classes, {result['dimension']:,} dims")
+    print(f"measured on {m['images']} images, one thread: decode + descriptors "
+          f"{1000 * m['seconds_per_image_decode_and_descriptors']:.0f} ms/image ({m['descriptors_per_image']:,.0f} "
+          f"descriptors), encoding {1000 * m['seconds_per_image_encode']:.0f} ms/image, vocabulary "
+          f"{m['vocabulary_seconds_per_iteration']:.1f} s/iteration, matmul {m['matmul_gflops_per_thread']:.0f} GFLOP/s")
+    stages = list(next(iter(result["projection_hours"].values())))
+    print(f"\n{'projection (hours)':<28}" + "".join(f"{name:>12}" for name in stages))
+    for where, hours in result["projection_hours"].items():
+        print(f"{where:<28}" + "".join(f"{hours.get(name, float('nan')):>12.2f}" for name in stages))
+    print(f"\nfeature store: {result['store_gib']:,.1f} GiB ({config.encoder.store_dtype}); free under {cache}: "
+          f"{result['disk_free_gib']:,.1f} GiB" + ("  ** does not fit: reduce K or the pyramid, or take a subset "
+                                                  "(data.n_classes, data.n_train) **"
+                                                  if result["store_gib"] > result["disk_free_gib"] else ""))
+    print("memory: " + ", ".join(f"{k} {v:.1f}" for k, v in result["memory"].items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
 def _cmd_report(args) -> int:
     from .report.compare import write_comparison
     from .report.runs import RunNotFound
@@ -148,6 +187,17 @@ def main(argv=None) -> int:
                        help="values of one config key; several --grid make a product grid")
     sweep.add_argument("--out", help="sweep folder (default: runs/<config name>_sweep)")
     sweep.set_defaults(func=_cmd_sweep)
+
+    estimate = sub.add_parser("estimate", help="project a run's time, memory and disk from a measured sample")
+    estimate.add_argument("config")
+    estimate.add_argument("--data-root")
+    estimate.add_argument("--set", action="append", metavar="KEY=VALUE")
+    estimate.add_argument("--images", help="sample images standing in for a dataset that is not here (e.g. ImageNet)")
+    estimate.add_argument("--n-images", type=int, default=16, help="images to time (default 16)")
+    estimate.add_argument("--workers", default="1,4,16", help="machines to project for (default 1,4,16)")
+    estimate.add_argument("--gpu-results", help="the GPU check's JSON, for a one-GPU projection")
+    estimate.add_argument("--json", help="also write the estimate as JSON")
+    estimate.set_defaults(func=_cmd_estimate)
 
     report = sub.add_parser("report", help="one comparison table from run folders, beside published reference rows")
     report.add_argument("runs", nargs="+", metavar="RUN", help="run folders (written by `classic run`)")

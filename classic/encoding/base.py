@@ -23,11 +23,12 @@ class LocalEncoder(TransformerMixin, BaseEstimator):
     in their ``__init__``.
     """
 
-    def _usable(self, features):
+    def usable_features(self, features):
+        """The features the encoder uses: less the all-zero descriptors when ``drop_empty``."""
         return features.without_empty() if self.drop_empty else features
 
     def fit(self, X, y=None):
-        sample = sample_descriptors([self._usable(f).descriptors for f in X], self.sample_size, self.seed)
+        sample = sample_descriptors([self.usable_features(f).descriptors for f in X], self.sample_size, self.seed)
         return self.fit_sample(sample)
 
     def fit_sample(self, sample):
@@ -45,7 +46,7 @@ class LocalEncoder(TransformerMixin, BaseEstimator):
 
     def encode_batch(self, batch):
         """Vectors (n_images, dimension) of a list of :class:`LocalFeatures`, in one batched computation."""
-        usable = [self._usable(f) for f in batch]
+        usable = [self.usable_features(f) for f in batch]
         return self._encode_batch([self.project(f.descriptors) for f in usable], [f.positions for f in usable])
 
     def transform(self, X):

@@ -1,0 +1,132 @@
+"""``classic estimate CONFIG``: the cost of a run projected from a measured sample, before running it.
+
+The per-image stages (decode + descriptors, encoding) are timed on ``n_images`` real images with the
+config's settings, single-threaded, after a PCA and vocabulary are fitted on their descriptors (K as
+configured).  The per-dataset stages are projected from measured rates: one EM iteration of the
+vocabulary on the configured sample size, this machine's float32 matrix-multiply rate for the Gram
+matrix, the SVM solver's cost model.  The projection covers: this machine (all cores as workers),
+N machines like it (Dask workers), and one GPU when the GPU check's figures are given
+(``--gpu-results benchmarks/gpu_results.json``).  Disk: the feature store at its dtype.
+
+Where the dataset is not on this machine (ImageNet), ``images`` names any folder of sample images and
+the dataset's published size is used; the images stand in for its per-image cost.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..data import ImageError, load_image
+from ..encoding import sample_descriptors
+from .config import ExperimentConfig
+from .parallel import cpu_count
+from .runner import build_dataset, descriptor_extractor, make_encoder
+
+# published sizes: (training images, test images)
+KNOWN_SIZES = {"ilsvrc2012": (1_281_167, 50_000), "ilsvrc2010": (1_261_406, 150_000)}
+
+
+def _matmul_rate() -> float:
+    """float32 GFLOP/s of one thread on a 2048^3 product (the Gram matrix's operation)."""
+    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+    a @ a
+    start = time.perf_counter()
+    for _ in range(3):
+        a @ a
+    return 3 * 2 * 2048 ** 3 / (time.perf_counter() - start) / 1e9
+
+
+def estimate(config: ExperimentConfig, data_root: Path, n_images: int = 16, images: Path | None = None,
+             workers: tuple[int, ...] = (1, 4, 16), gpu_results: Path | None = None) -> dict:
+    d, enc, s = config.data, config.encoder, config.svm
+    if images is not None:
+        paths = sorted(p for p in Path(images).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:n_images]
+        loaders = [lambda p=p: load_image(p, "gray", d.max_side) for p in paths]
+        n_train, n_test = KNOWN_SIZES.get(d.dataset, (None, None))
+        if n_train is None:
+            raise ValueError(f"no published size for {d.dataset!r}: run estimate where the dataset is")
+        n_classes = d.n_classes or 1000
+        n_train, n_test = n_train * n_classes // 1000, n_test * n_classes // 1000
+    else:
+        dataset = build_dataset(config, data_root)
+        split = dataset.splits()[0]
+        n_train, n_test, n_classes = len(split.train), len(split.test), len(dataset.class_names)
+        refs = list(split.train)[:: max(1, len(split.train) // n_images)][:n_images]
+        loaders = [lambda r=r: dataset.load(r, "gray", d.max_side) for r in refs]
+    extractor = descriptor_extractor(config)
+    with threadpool_limits(1):
+        start, features = time.perf_counter(), []
+        for load in loaders:
+            try:
+                features.append(extractor.extract(load()))
+            except ImageError:
+                continue
+        if not features:
+            raise ValueError("none of the sample images could be decoded")
+        per_image_features = (time.perf_counter() - start) / len(features)
+        encoder = make_encoder(asdict(enc))
+        sample = sample_descriptors([encoder.usable_features(f).descriptors for f in features], 50_000, config.seed)
+        k = min(enc.n_components, max(2, len(sample) // 4))
+        encoder.set_params(**({"n_components": k} if enc.kind == "fisher" else {"n_clusters": k}))
+        encoder.set_params(**({"gmm_max_iter": 1} if enc.kind == "fisher" else {"kmeans_iter": 1}))
+        start = time.perf_counter()
+        encoder.fit_sample(sample)
+        vocabulary_iteration = (time.perf_counter() - start) * (enc.n_components / k) * (enc.sample_size / len(sample))
+        start = time.perf_counter()
+        for f in features:
+            encoder.encode(f)
+        per_image_encode = (time.perf_counter() - start) / len(features) * (enc.n_components / k)
+        rate = _matmul_rate()
+    dim = _dimension(config)
+    n_all = n_train + n_test
+    iterations = enc.gmm_max_iter if enc.kind == "fisher" else enc.kmeans_iter
+    per_image = per_image_features + per_image_encode
+    stages = {"sample": per_image_features * min(enc.sample_images, n_train),
+              "vocabulary": vocabulary_iteration * iterations,
+              "encode": per_image * n_all}
+    if s.solver == "sgd":      # forward and backward products per epoch
+        stages["svm"] = s.sgd_epochs * 4 * n_train * dim * n_classes / (rate * 1e9)
+    else:                      # Gram matrix; eigendecomposition + LIBLINEAR (~20 passes per class)
+        stages["kernel"] = 2 * n_train * n_all * dim / (rate * 1e9)
+        stages["svm"] = (4 / 3 * n_train ** 3 + 20 * n_train ** 2 * n_classes) / (rate * 1e9)
+    store_bytes = n_all * dim * (2 if enc.store_dtype == "float16" else 4)
+    memory = {"gram_gib": 4 * n_train * n_all / 2 ** 30 if s.solver == "kernel" else 0.0,
+              "sgd_weights_gib": 4 * dim * n_classes / 2 ** 30 if s.solver == "sgd" else 0.0}
+    cores = cpu_count()
+    projection = {f"{m} machine(s) x {cores} cores": _project(stages, m, cores) for m in workers}
+    result = {"config": config.name, "dataset": d.dataset, "n_train": n_train, "n_test": n_test,
+              "n_classes": n_classes, "dimension": dim,
+              "measured": {"images": len(features), "seconds_per_image_decode_and_descriptors": per_image_features,
+                           "seconds_per_image_encode": per_image_encode,
+                           "descriptors_per_image": float(np.mean([len(f) for f in features])),
+                           "vocabulary_seconds_per_iteration": vocabulary_iteration,
+                           "matmul_gflops_per_thread": rate},
+              "stage_seconds_one_thread": stages, "store_gib": store_bytes / 2 ** 30, "memory": memory,
+              "projection_hours": projection}
+    if gpu_results is not None and Path(gpu_results).is_file():
+        gpu = json.loads(Path(gpu_results).read_text())
+        if "images_per_second" in gpu:
+            result["projection_hours"]["one GPU"] = {"total": n_all / gpu["images_per_second"] / 3600}
+    return result
+
+
+def _dimension(config: ExperimentConfig) -> int:
+    from ..report.tables import encoded_dimension
+    return encoded_dimension(config.to_dict())
+
+
+PER_IMAGE_STAGES = ("sample", "encode")
+
+
+def _project(stages: dict, machines: int, cores: int) -> dict:
+    """Hours per stage: the per-image stages spread over every core of every machine (Dask workers);
+    the others (vocabulary, Gram matrix, SVM) run on one machine, its cores as BLAS threads."""
+    hours = {name: seconds / (cores * (machines if name in PER_IMAGE_STAGES else 1)) / 3600
+             for name, seconds in stages.items()}
+    hours["total"] = sum(hours.values())
+    return hours
