@@ -20,7 +20,7 @@ from __future__ import annotations
 from ..backend import array_module
 from .base import LocalEncoder
 from .kernel_map import chi2_feature_map
-from .kmeans import KMeans, squared_distances
+from .kmeans import KMeans
 from .pyramid import n_regions, pool
 from .vlad import one_hot
 
@@ -38,13 +38,16 @@ def codeword_weights(X, kmeans: KMeans, assignment: str = "hard", n_nearest: int
         raise ValueError(f"assignment must be 'hard' or 'soft', got {assignment!r}")
     if X.shape[0] == 0:
         return xp.zeros((0, k), X.dtype)
-    d = squared_distances(X, centres)
+    # (|x - c|^2 - |x|^2) / 2: the |x|^2 term cancels in every difference d_k - d_min used below
+    half = 0.5 * (centres * centres).sum(1)[None, :] - X @ centres.T
     n = min(n_nearest, k)
-    nearest = xp.partition(d, n - 1, axis=1)
-    closest, cutoff = nearest[:, :1], nearest[:, n - 1:n]
-    scale = X.dtype.type(beta / max(kmeans.mean_distance_, 1e-12))
-    u = xp.where(d <= cutoff, xp.exp(-scale * (d - closest)), xp.zeros_like(d))
-    return u / u.sum(axis=1, keepdims=True)
+    nearest = xp.argpartition(half, n - 1, axis=1)[:, :n]
+    near = xp.take_along_axis(half, nearest, axis=1)
+    scale = X.dtype.type(2 * beta / max(kmeans.mean_distance_, 1e-12))
+    u = xp.exp(-scale * (near - near.min(axis=1, keepdims=True)))
+    votes = xp.zeros((X.shape[0], k), dtype=X.dtype)
+    votes[xp.arange(X.shape[0])[:, None], nearest] = u / u.sum(axis=1, keepdims=True)
+    return votes
 
 
 def bow_histograms(descriptors, positions, kmeans: KMeans, levels=((1, 1),), assignment: str = "hard",

@@ -21,8 +21,11 @@ from .pyramid import n_regions, pool
 
 
 def one_hot(assignment, k: int, dtype):
+    """(n, k) matrix with a 1 at (i, assignment[i]): the hard assignments as pooling weights."""
     xp = array_module(assignment)
-    return (assignment[:, None] == xp.arange(k)[None, :]).astype(dtype)
+    out = xp.zeros((assignment.shape[0], k), dtype=dtype)
+    out[xp.arange(assignment.shape[0]), assignment] = 1
+    return out
 
 
 def _l2_normalise(v, axis):
