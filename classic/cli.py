@@ -60,6 +60,8 @@ def _backend_overrides(args) -> list[str]:
         overrides.append(f"backend={'cupy' if args.device == 'cuda' else 'numpy'}")
     if args.n_jobs is not None:
         overrides.append(f"run.n_jobs={args.n_jobs}")
+    if args.cluster:
+        overrides.append(f"run.cluster={args.cluster}")
     return overrides
 
 
@@ -180,6 +182,7 @@ def main(argv=None) -> int:
         command.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. svm.C=3")
         command.add_argument("--device", choices=["cpu", "cuda"], help="array backend: cpu (numpy) or cuda (cupy)")
         command.add_argument("--n-jobs", type=int, help="worker processes (default: all cores)")
+        command.add_argument("--cluster", help="Dask: local:N for a LocalCluster of N workers, or tcp://host:8786")
         command.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--out", help="run folder (default: runs/<config name>)")
     run.set_defaults(func=_cmd_run)

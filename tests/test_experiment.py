@@ -131,3 +131,22 @@ def test_sgd_solver_streams_from_the_store_without_a_kernel_stage(tmp_path):
     first_test = np.concatenate([np.load(s) for s in shards])[80].astype(np.float32)
     saved = np.load(tmp_path / "cache" / "svm" / keys["svm"] / "scores.npy")[0]
     np.testing.assert_allclose(pipeline.scores(first_test), saved, rtol=1e-2, atol=1e-2)  # float16 weights
+
+
+def test_dask_local_cluster_gives_the_same_results_as_a_local_run(tmp_path):
+    from classic.experiment import Runner
+    from conftest import REPO
+    results = {}
+    for name, extra in (("local", []), ("dask", ["run.cluster=local:2"])):
+        cfg = load_config(REPO / "experiments/digits.yaml", TINY + extra)
+        runner = Runner(cfg, tmp_path, tmp_path / name / "cache", tmp_path / name / "run", progress=False,
+                        log=lambda *a: None)
+        results[name] = (runner.run(), runner)
+        assert runner.client is None                                   # the cluster is closed after the run
+    (local, _), (dask, runner) = results["local"], results["dask"]
+    assert dask["mean_class_accuracy"] == local["mean_class_accuracy"]
+    keys = [{s["stage"]: s["key"] for s in r.stages} for _, r in results.values()]
+    assert keys[0] == keys[1]
+    encode = [tmp_path / n / "cache" / "encode" / keys[0]["encode"] for n in ("local", "dask")]
+    for a in sorted(encode[0].glob("shard_*.npy")):
+        np.testing.assert_array_equal(np.load(a), np.load(encode[1] / a.name))

@@ -90,6 +90,7 @@ class RunConfig:
     n_jobs: int = -1                     # worker processes (-1: all cores)
     chunk_size: int = 32                 # images per task and per feature-store shard
     kernel_block: int = 1024             # rows per Gram-matrix block
+    cluster: str | None = None           # Dask: "local:N" (LocalCluster) or "tcp://host:8786"; None: joblib
 
 
 @dataclass

@@ -1,4 +1,11 @@
-"""Running image chunks over worker processes (joblib), with a progress bar and memory accounting.
+"""Running image chunks over worker processes (joblib) or a Dask cluster, with a progress bar and
+memory accounting.
+
+The same task functions run either way: locally through joblib, or on a Dask distributed cluster
+(``run.cluster: "local:N"`` starts a LocalCluster of N single-threaded worker processes,
+``"tcp://host:8786"`` joins a running scheduler).  Tasks are pure functions of their arguments whose
+outputs (shards) are written atomically under names fixed in advance, so when Dask loses a worker and
+recomputes its chunks, the result is the same file; a local and a cluster run give identical results.
 
 Each worker runs with its BLAS thread pool capped at one thread when there are several workers, so
 that workers x threads never exceeds the cores.  Peak resident memory is measured per stage: the
@@ -43,13 +50,18 @@ def _call(function, args, single_thread: bool):
     return result, peak_memory_mb()
 
 
-def run_chunks(function, tasks, n_jobs: int = -1, desc: str = "", progress: bool = True):
-    """``[function(*task) for task in tasks]`` over worker processes; returns (results, worker peak MiB)."""
+def run_chunks(function, tasks, n_jobs: int = -1, desc: str = "", progress: bool = True, client=None):
+    """``[function(*task) for task in tasks]`` over worker processes (or the Dask ``client``'s cluster);
+    returns (results, worker peak MiB)."""
     tasks = list(tasks)
     n_jobs = min(effective_n_jobs(n_jobs), max(1, len(tasks)))
     results, peak = [None] * len(tasks), 0.0
     bar = tqdm(total=len(tasks), desc=desc, unit="chunk", disable=not progress, leave=False)
-    if n_jobs == 1:
+    if client is not None:
+        from distributed import as_completed
+        futures = [client.submit(_indexed, i, function, task, pure=False) for i, task in enumerate(tasks)]
+        outputs = (future.result() for future in as_completed(futures))
+    elif n_jobs == 1:
         outputs = ((i, _call(function, task, False)) for i, task in enumerate(tasks))
     else:
         outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
@@ -68,3 +80,15 @@ def _indexed(i, function, task):
 
 def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def dask_client(cluster: str):
+    """A Dask client for ``"local:N"`` (a LocalCluster of N single-threaded processes) or a scheduler address."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise RuntimeError("run.cluster needs Dask: pip install 'classic[dist]'") from exc
+    if cluster.startswith("local:"):
+        workers = int(cluster.split(":", 1)[1])
+        return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None))
+    return Client(cluster)

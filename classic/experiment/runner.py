@@ -35,7 +35,7 @@ from ..features import DenseSIFT
 from ..learn import LinearSVM, SGDLinearSVM, evaluate
 from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
 from .config import ConfigError, ExperimentConfig, dump_config
-from .parallel import cpu_count, peak_memory_mb, reset_peak_memory, run_chunks
+from .parallel import cpu_count, dask_client, peak_memory_mb, reset_peak_memory, run_chunks
 from .store import FeatureStore
 
 STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "kmeans": 1, "encode": 2, "kernel": 1, "svm": 3}
@@ -149,6 +149,7 @@ class Runner:
             raise ConfigError(f"svm.solver must be kernel or sgd, got {config.svm.solver!r}")
         self.stages: list[dict] = []
         self.skipped: dict[str, str] = {}
+        self.client = None
 
     # bookkeeping
     def _stage(self, name: str, key: str, split: str, compute):
@@ -193,7 +194,7 @@ class Runner:
         def compute(folder: Path):
             tasks = [(dataset, chunk, self.extractor, cfg.data.max_side, quota, cfg.seed + i, enc.drop_empty)
                      for i, chunk in enumerate(self._chunks(refs))]
-            results, peak = run_chunks(_sample_chunk, tasks, cfg.run.n_jobs, "sample", self.progress)
+            results, peak = run_chunks(_sample_chunk, tasks, cfg.run.n_jobs, "sample", self.progress, self.client)
             sample = np.concatenate([r[0] for r in results])
             if len(sample) > enc.sample_size:
                 sample = sample[np.sort(np.random.default_rng(cfg.seed).choice(len(sample), enc.sample_size, False))]
@@ -268,7 +269,8 @@ class Runner:
                 if not shard.with_suffix(".json").exists():          # resume: finished shards stay
                     tasks.append((dataset, chunk, self.extractor, cfg.data.max_side, pca_arrays,
                                   vocabulary_arrays, asdict(enc), shard))
-            _, peak = run_chunks(_encode_chunk, tasks, cfg.run.n_jobs, f"encode {split.name}", self.progress)
+            _, peak = run_chunks(_encode_chunk, tasks, cfg.run.n_jobs, f"encode {split.name}", self.progress,
+                                 self.client)
             return peak
         return key, self._stage("encode", key, split.name, compute)
 
@@ -359,6 +361,19 @@ class Runner:
             [d.n_classes, d.class_subset, d.test_set] if d.dataset.startswith("ilsvrc") else [])
 
     def run(self) -> dict:
+        """Run every split; with ``run.cluster`` the per-image stages go to a Dask cluster for the run's duration."""
+        self.client = dask_client(self.config.run.cluster) if self.config.run.cluster else None
+        try:
+            return self._run()
+        finally:
+            if self.client is not None:
+                cluster = getattr(self.client, "cluster", None)
+                self.client.close()
+                if cluster is not None:
+                    cluster.close()
+                self.client = None
+
+    def _run(self) -> dict:
         start = time.perf_counter()
         cfg = self.config
         dataset = build_dataset(cfg, self.data_root)
