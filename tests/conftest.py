@@ -48,3 +48,11 @@ def real_descriptors(caltech_images):
     """RootSIFT-free dense SIFT of the sample images, zeroed (low-contrast) rows included."""
     from classic.features import DenseSIFT
     return DenseSIFT().transform(caltech_images)
+
+
+@pytest.fixture(scope="session")
+def descriptor_sample(real_descriptors) -> np.ndarray:
+    """20,000 of the real descriptors, zeroed rows left out: what PCA and vocabularies are fitted on."""
+    from classic.features import nonzero_rows
+    sample = np.concatenate([f.descriptors[nonzero_rows(f.descriptors)] for f in real_descriptors])
+    return sample[np.random.default_rng(0).choice(len(sample), 20000, replace=False)]

@@ -12,10 +12,9 @@ from conftest import requires_vlfeat
 
 
 @pytest.fixture(scope="module")
-def fitted(real_descriptors):
+def fitted(descriptor_sample):
     """PCA 32 + GMM K=16 fitted on real (non-zero) dense SIFT descriptors."""
-    sample = np.concatenate([f.descriptors[nonzero_rows(f.descriptors)] for f in real_descriptors])
-    sample = sample[np.random.default_rng(0).choice(len(sample), 20000, replace=False)]
+    sample = descriptor_sample
     pca = PCA(32).fit(sample)
     gmm = DiagonalGMM(16, max_iter=30, seed=0).fit(pca.transform(sample))
     return pca, gmm, sample

@@ -7,16 +7,13 @@ from classic.encoding import (PCA, BagOfWordsEncoder, KMeans, VLADEncoder, bow_h
                               vlad_vectors)
 from classic.encoding.bow import codeword_weights
 from classic.encoding.pyramid import n_regions, region_indices
-from classic.features import nonzero_rows
 
 
 @pytest.fixture(scope="module")
-def vocabulary(real_descriptors):
+def vocabulary(real_descriptors, descriptor_sample):
     """PCA 32 + k-means K = 32 on real (non-zero) dense SIFT descriptors, and one image's projected features."""
-    sample = np.concatenate([f.descriptors[nonzero_rows(f.descriptors)] for f in real_descriptors])
-    sample = sample[np.random.default_rng(0).choice(len(sample), 20000, replace=False)]
-    pca = PCA(32).fit(sample)
-    kmeans = KMeans(32, n_iter=10, seed=0).fit(pca.transform(sample))
+    pca = PCA(32).fit(descriptor_sample)
+    kmeans = KMeans(32, n_iter=10, seed=0).fit(pca.transform(descriptor_sample))
     f = real_descriptors[2].without_empty()
     return pca, kmeans, pca.transform(f.descriptors), f.positions
 
