@@ -104,6 +104,19 @@ def _cmd_estimate(args) -> int:
     return 0
 
 
+def _cmd_fuse(args) -> int:
+    from .experiment.fusion import FusionError, fuse_runs
+    try:
+        weights = [float(w) for w in args.weights.split(",")] if args.weights else None
+        summary = fuse_runs(args.runs, args.out, weights)
+    except (FusionError, FileNotFoundError) as exc:
+        print(f"classic fuse: {exc}", file=sys.stderr)
+        return 2
+    print((Path(args.out) / "report.md").read_text())
+    print(f"run folder: {args.out}")
+    return 0 if summary else 1
+
+
 def _cmd_report(args) -> int:
     from .report.compare import write_comparison
     from .report.runs import RunNotFound
@@ -201,6 +214,12 @@ def main(argv=None) -> int:
     estimate.add_argument("--gpu-results", help="the GPU check's JSON, for a one-GPU projection")
     estimate.add_argument("--json", help="also write the estimate as JSON")
     estimate.set_defaults(func=_cmd_estimate)
+
+    fuse = sub.add_parser("fuse", help="late fusion: average the test scores of runs on the same splits")
+    fuse.add_argument("runs", nargs="+", metavar="RUN")
+    fuse.add_argument("--weights", help="comma-separated, one per run (default: equal)")
+    fuse.add_argument("--out", required=True, help="the fused run folder")
+    fuse.set_defaults(func=_cmd_fuse)
 
     report = sub.add_parser("report", help="one comparison table from run folders, beside published reference rows")
     report.add_argument("runs", nargs="+", metavar="RUN", help="run folders (written by `classic run`)")

@@ -49,6 +49,14 @@ class LocalEncoder(TransformerMixin, BaseEstimator):
         usable = [self.usable_features(f) for f in batch]
         return self._encode_batch([self.project(f.descriptors) for f in usable], [f.positions for f in usable])
 
+    @property
+    def descriptor_dimension(self) -> int:
+        """D of the descriptors the vocabulary sees: the fitted vocabulary's, else PCA's, else SIFT's 128."""
+        vocabulary = getattr(self, "vocabulary_", None)
+        if vocabulary is not None:
+            return (vocabulary.means_ if hasattr(vocabulary, "means_") else vocabulary.cluster_centers_).shape[1]
+        return self.pca_dims or 128
+
     def transform(self, X):
         # image by image: a whole dataset's (n, K) assignments in one batch would not fit in memory
         encoded = [self.encode(f) for f in X]

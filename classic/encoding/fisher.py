@@ -120,5 +120,4 @@ class FisherVectorEncoder(LocalEncoder):
 
     @property
     def dimension(self) -> int:
-        d = self.pca_dims or 128
-        return n_regions(self.pyramid) * 2 * self.n_components * d
+        return n_regions(self.pyramid) * 2 * self.n_components * self.descriptor_dimension

@@ -78,4 +78,4 @@ class VLADEncoder(LocalEncoder):
 
     @property
     def dimension(self) -> int:
-        return n_regions(self.pyramid) * self.n_clusters * (self.pca_dims or 128)
+        return n_regions(self.pyramid) * self.n_clusters * self.descriptor_dimension

@@ -37,7 +37,7 @@ class DataConfig:
 
 @dataclass
 class FeatureConfig:
-    kind: str = "dsift"
+    kind: str = "dsift"                  # dsift | colour (local colour statistics, 96-D, same grid)
     bin_sizes: list[int] = field(default_factory=lambda: [4, 6, 8, 10])
     step: int = 3
     magnif: float = 6.0

@@ -31,7 +31,7 @@ from ..data import Dataset, ImageError, Split, open_dataset
 from ..encoding import (PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder, KMeans, VLADEncoder,
                         sample_descriptors)
 from ..encoding.bow import KERNEL_MAPS
-from ..features import DenseSIFT
+from ..features import DenseSIFT, LocalColourStatistics
 from ..learn import LinearSVM, SGDLinearSVM, evaluate
 from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
 from .config import ConfigError, ExperimentConfig, dump_config
@@ -57,11 +57,13 @@ def build_dataset(config: ExperimentConfig, data_root: Path) -> Dataset:
     return open_dataset(d.dataset, data_root, **options)
 
 
-def descriptor_extractor(config: ExperimentConfig) -> DenseSIFT:
+def descriptor_extractor(config: ExperimentConfig):
     f = config.features
-    if f.kind != "dsift":
-        raise ConfigError(f"features.kind {f.kind!r} is not available; use 'dsift'")
-    return DenseSIFT(tuple(f.bin_sizes), f.step, f.magnif, f.window_size, f.contrast_threshold, f.rootsift)
+    if f.kind == "dsift":
+        return DenseSIFT(tuple(f.bin_sizes), f.step, f.magnif, f.window_size, f.contrast_threshold, f.rootsift)
+    if f.kind == "colour":
+        return LocalColourStatistics(tuple(f.bin_sizes), f.step)
+    raise ConfigError(f"features.kind {f.kind!r} is not available; use 'dsift' or 'colour'")
 
 
 def make_encoder(enc: dict):
@@ -100,7 +102,7 @@ def _readable_features(dataset, refs, extractor, max_side, errors):
     """(i, LocalFeatures) of each image that decodes; the others are appended to ``errors``."""
     for i, ref in enumerate(refs):
         try:
-            image = dataset.load(ref, "gray", max_side)
+            image = dataset.load(ref, extractor.image_mode, max_side)
         except ImageError as exc:
             errors.append({"file": ref, "reason": str(exc)})
             continue
@@ -112,7 +114,7 @@ def _sample_chunk(dataset, refs, extractor, max_side, quota, seed, drop_empty=Tr
     for i, features in _readable_features(dataset, refs, extractor, max_side, errors):
         d = (features.without_empty() if drop_empty else features).descriptors
         parts.append(sample_descriptors([d], quota, seed + i) if len(d) else d)
-    return (np.concatenate(parts) if parts else np.zeros((0, 128), np.float32)), errors
+    return (np.concatenate(parts) if parts else None), errors
 
 
 def _encode_chunk(dataset, refs, extractor, max_side, pca_arrays, vocabulary_arrays, enc: dict, shard: Path):
@@ -195,7 +197,8 @@ class Runner:
             tasks = [(dataset, chunk, self.extractor, cfg.data.max_side, quota, cfg.seed + i, enc.drop_empty)
                      for i, chunk in enumerate(self._chunks(refs))]
             results, peak = run_chunks(_sample_chunk, tasks, cfg.run.n_jobs, "sample", self.progress, self.client)
-            sample = np.concatenate([r[0] for r in results])
+            parts = [r[0] for r in results if r[0] is not None]
+            sample = np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
             if len(sample) > enc.sample_size:
                 sample = sample[np.sort(np.random.default_rng(cfg.seed).choice(len(sample), enc.sample_size, False))]
             if len(sample) < max(enc.n_components, 2):
@@ -398,8 +401,9 @@ class Runner:
                     encode_folder, len(split.train) + len(split.test)).errors:
                 self.skipped[e["file"]] = e["reason"]
             index = load_npz(svm_folder / "index.npz")
-            metrics = evaluate(np.load(svm_folder / "scores.npy"), np.load(svm_folder / "test_labels.npy"), n_classes)
-            metrics.update(split=split.name, n_train=int(len(index["train"])),
+            scores, test_labels = np.load(svm_folder / "scores.npy"), np.load(svm_folder / "test_labels.npy")
+            metrics = evaluate(scores, test_labels, n_classes)
+            metrics.update(split=split.name, scores=scores, test_labels=test_labels, n_train=int(len(index["train"])),
                            n_test=int((index["everything"] >= len(split.train)).sum()),
                            C=load_json(svm_folder / "svm.json")["C"])
             results.append(metrics)
@@ -420,6 +424,9 @@ class Runner:
         save_json(out / "classes.json", dataset.class_names)
         for r in results:
             save_npy(out / f"confusion_{r['split']}.npy", r["confusion"])
+            # test scores and labels: what late fusion (`classic fuse`) and outside analyses need
+            save_npy(out / f"scores_{r['split']}.npy", r["scores"])
+            save_npy(out / f"test_labels_{r['split']}.npy", r["test_labels"])
         run_figures(out, dataset.class_names, results)
         save_text(out / "report.md", run_report(self.config, summary, dataset.class_names, results))
 

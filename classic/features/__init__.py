@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..backend import array_module
+from .colour import COLOUR_DESCRIPTOR_SIZE, local_colour_statistics, multiscale_colour_statistics
 from .dsift import DESCRIPTOR_SIZE, dense_sift, phow, root_sift
 
 
@@ -30,6 +31,12 @@ def nonzero_rows(descriptors):
     return xp.any(descriptors != 0, axis=1)
 
 
+def _local_features(frames, descriptors, shape) -> LocalFeatures:
+    xp = array_module(frames)
+    h, w = shape[:2]
+    return LocalFeatures(descriptors, frames[:, :2] / xp.asarray([w, h], dtype=frames.dtype))
+
+
 class DenseSIFT(TransformerMixin, BaseEstimator):
     """Multi-scale dense SIFT (``vl_phow`` semantics) of gray images; stateless.
 
@@ -49,16 +56,39 @@ class DenseSIFT(TransformerMixin, BaseEstimator):
     def fit(self, X=None, y=None):
         return self
 
+    image_mode = "gray"                  # what the experiment layer decodes images to for this extractor
+
     def extract(self, image) -> LocalFeatures:
-        xp = array_module(image)
         frames, descriptors = phow(image, tuple(self.bin_sizes), self.step, self.magnif,
                                    self.window_size, self.contrast_threshold, self.rootsift)
-        h, w = image.shape
-        positions = frames[:, :2] / xp.asarray([w, h], dtype=frames.dtype)
-        return LocalFeatures(descriptors, positions)
+        return _local_features(frames, descriptors, image.shape)
 
     def transform(self, X):
         return [self.extract(image) for image in X]
 
 
-__all__ = ["DESCRIPTOR_SIZE", "DenseSIFT", "LocalFeatures", "dense_sift", "nonzero_rows", "phow", "root_sift"]
+class LocalColourStatistics(TransformerMixin, BaseEstimator):
+    """Multi-scale local colour statistics (96-D) of RGB images on the dense SIFT grid; stateless.
+
+    ``transform(images)`` takes (H, W, 3) float32 arrays in [0, 1] and returns :class:`LocalFeatures`.
+    """
+
+    image_mode = "rgb"
+
+    def __init__(self, bin_sizes=(4, 6, 8, 10), step: int = 3):
+        self.bin_sizes = bin_sizes
+        self.step = step
+
+    def fit(self, X=None, y=None):
+        return self
+
+    def extract(self, image) -> LocalFeatures:
+        frames, descriptors = multiscale_colour_statistics(image, tuple(self.bin_sizes), self.step)
+        return _local_features(frames, descriptors, image.shape)
+
+    def transform(self, X):
+        return [self.extract(image) for image in X]
+
+
+__all__ = ["COLOUR_DESCRIPTOR_SIZE", "DESCRIPTOR_SIZE", "DenseSIFT", "LocalColourStatistics", "LocalFeatures",
+           "dense_sift", "local_colour_statistics", "multiscale_colour_statistics", "nonzero_rows", "phow", "root_sift"]

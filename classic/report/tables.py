@@ -60,8 +60,9 @@ DATA_LEGEND = {"=": "the same train/test split as our run", "†": "same protoco
 
 def _features(config: dict) -> str:
     f, e = config["features"], config["encoder"]
-    text = f"dense SIFT {'/'.join(map(str, f['bin_sizes']))} step {f['step']}"
-    text += ", RootSIFT" if f.get("rootsift") else ""
+    name = "local colour statistics" if f.get("kind") == "colour" else "dense SIFT"
+    text = f"{name} {'/'.join(map(str, f['bin_sizes']))} step {f['step']}"
+    text += ", RootSIFT" if f.get("rootsift") and f.get("kind", "dsift") == "dsift" else ""
     return text + (f", PCA {e['pca_dims']}" if e.get("pca_dims") else "")
 
 
@@ -78,7 +79,7 @@ def _encoding(config: dict) -> str:
 def encoded_dimension(config: dict) -> int:
     e = config["encoder"]
     regions = sum(a * b for a, b in e["pyramid"])
-    d = e.get("pca_dims") or 128
+    d = e.get("pca_dims") or (96 if config["features"].get("kind") == "colour" else 128)
     kind = e.get("kind", "fisher")
     if kind == "fisher":
         return regions * 2 * e["n_components"] * d
@@ -99,15 +100,18 @@ def run_row(run: dict) -> dict:
     """One table row for one of our run folders (see :func:`report.runs.load_run`)."""
     m, config = run["metrics"], run["config"]
     seconds = m.get("compute_seconds") or m["wall_seconds"]
+    fusion = m.get("fusion")
     splits = ", ".join(s["split"] for s in m["splits"])
     return {
         "kind": "ours", "method": f"classic ({config['name']})", "year": None,
-        "features": _features(config), "encoding": _encoding(config), "dims": encoded_dimension(config),
+        "features": _features(config) + (f" + late fusion of {len(fusion['members'])} runs" if fusion else ""),
+        "encoding": _encoding(config), "dims": encoded_dimension(config),
         **{k: 100 * m[k] for k in METRIC_LABELS},
         **{f"{k}_std": 100 * m[f"{k}_std"] if m["n_splits"] > 1 else None for k in METRIC_LABELS},
         "n_splits": m["n_splits"], "train_images": m["n_train"], "test_images": m["n_test"],
         "time_seconds": seconds, "hardware": _hardware(run["manifest"]), "data": "ours",
-        "source": f"this work: `classic run {run['path'] / 'config.yaml'}` (splits: {splits})", "note": "",
+        "source": (f"this work: `classic fuse {' '.join(fusion['members'])} --out {run['path']}`" if fusion
+                   else f"this work: `classic run {run['path'] / 'config.yaml'}`") + f" (splits: {splits})", "note": "",
     }
 
 
