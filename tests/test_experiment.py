@@ -174,3 +174,22 @@ def test_colour_channel_and_late_fusion(tmp_path):
     Runner(other, tmp_path, tmp_path / "cache", tmp_path / "other", progress=False, log=lambda *a: None).run()
     with pytest.raises(FusionError, match="splits"):
         fuse_runs([folders["dsift"], tmp_path / "other"], tmp_path / "bad")
+
+
+def test_feature_store_reads_rows_across_shards(tmp_path):
+    from classic.experiment.cache import save_json, save_npy
+    from classic.experiment.store import FeatureStore
+    rng = np.random.default_rng(0)
+    parts = [rng.random((n, 7)).astype(np.float16) for n in (5, 3, 6)]
+    for i, part in enumerate(parts):
+        save_npy(tmp_path / f"shard_{i:05d}.npy", part)
+        save_json(tmp_path / f"shard_{i:05d}.json", {"valid": [True] * len(part), "errors": []})
+    everything = np.concatenate(parts).astype(np.float32)
+    store = FeatureStore(tmp_path, 14)
+    assert store.shape == (14, 7)
+    for index in ([0, 1, 2], [13, 4, 5, 6, 0], np.arange(14), [8]):
+        np.testing.assert_array_equal(store[np.asarray(index)], everything[index])
+    np.testing.assert_array_equal(store[3:9], everything[3:9])
+    np.testing.assert_array_equal(store.subset([2, 9, 11])[[2, 0]], everything[[11, 2]])
+    with pytest.raises(RuntimeError, match="holds 14 images"):
+        FeatureStore(tmp_path, 15)

@@ -1,7 +1,9 @@
 """The feature store: the encode stage's shards (``shard_NNNNN.npy`` + ``.json``) read as one array.
 
-Shards are memory-mapped, so reading rows costs only those rows; rows come out as float32 whatever
-the stored type (float16 by default).  ``store[indices]`` takes an integer index array (or a slice);
+Rows are read with plain file reads (one per run of consecutive rows), not through a memory map:
+a map would keep every page read resident in this process, so its memory would grow with the rows
+visited; this way it holds only the rows asked for.  Rows come out as float32 whatever the stored
+type (float16 by default).  ``store[indices]`` takes an integer index array (or a slice);
 ``store.subset(indices)`` is a view of some rows that training code can index from 0, so an
 estimator streams from disk without knowing about shards.
 """
@@ -14,10 +16,42 @@ import numpy as np
 from .cache import load_json
 
 
+class _Shard:
+    """One ``.npy`` file's rows by file reads: header parsed once, then seek + read."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        with open(path, "rb") as f:
+            major, _ = np.lib.format.read_magic(f)
+            header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = header(f)
+            self.offset = f.tell()
+        if fortran or len(shape) != 2:
+            raise ValueError(f"{path}: expected a C-ordered 2-D array")
+        self.shape, self.dtype = shape, np.dtype(dtype)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def read(self, rows: np.ndarray, out: np.ndarray) -> None:
+        """Rows (sorted or not) into ``out``; consecutive rows in one read."""
+        row_bytes = self.shape[1] * self.dtype.itemsize
+        with open(self.path, "rb") as f:
+            start = 0
+            while start < len(rows):
+                stop = start + 1
+                while stop < len(rows) and rows[stop] == rows[stop - 1] + 1:
+                    stop += 1
+                f.seek(self.offset + int(rows[start]) * row_bytes)
+                block = np.fromfile(f, dtype=self.dtype, count=(stop - start) * self.shape[1])
+                out[start:stop] = block.reshape(stop - start, self.shape[1])
+                start = stop
+
+
 class FeatureStore:
     def __init__(self, folder, n: int | None = None):
         paths = sorted(Path(folder).glob("shard_*.npy"))
-        self.shards = [np.load(p, mmap_mode="r") for p in paths]
+        self.shards = [_Shard(p) for p in paths]
         meta = [load_json(p.with_suffix(".json")) for p in paths]
         self.valid = np.concatenate([m["valid"] for m in meta]).astype(bool) if meta else np.zeros(0, bool)
         self.errors = [e for m in meta for e in m["errors"]]
@@ -36,8 +70,12 @@ class FeatureStore:
     def __getitem__(self, index) -> np.ndarray:
         index = np.arange(len(self))[index] if isinstance(index, slice) else np.asarray(index)
         out = np.empty((len(index), self.shape[1]), dtype=np.float32)
-        for j, (owner, row) in enumerate(zip(self._owner[index], self._row[index])):
-            out[j] = self.shards[owner][row]
+        owners = self._owner[index]
+        for owner in np.unique(owners):
+            where = np.flatnonzero(owners == owner)
+            part = np.empty((len(where), self.shape[1]), dtype=np.float32)
+            self.shards[owner].read(self._row[index[where]], part)
+            out[where] = part
         return out
 
     def subset(self, indices) -> "StoreView":
