@@ -193,3 +193,16 @@ def test_feature_store_reads_rows_across_shards(tmp_path):
     np.testing.assert_array_equal(store.subset([2, 9, 11])[[2, 0]], everything[[11, 2]])
     with pytest.raises(RuntimeError, match="holds 14 images"):
         FeatureStore(tmp_path, 15)
+
+
+def test_every_experiment_file_is_a_valid_config_or_sweep():
+    from classic.experiment.sweep import load_sweep, sweep_points
+    from classic.experiment.config import build_config
+    from conftest import REPO
+    for path in sorted((REPO / "experiments").glob("*.yaml")):
+        if "sweep:" in path.read_text():
+            base, grid, variants = load_sweep(path)
+            for point in sweep_points(grid, variants):
+                build_config(base, point["overrides"])
+        else:
+            load_config(path)
