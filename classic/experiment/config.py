@@ -83,6 +83,7 @@ class SVMConfig:
     sgd_epochs: int = 30
     sgd_patience: int = 5                # sgd: stop after this many epochs without held-out improvement
     sgd_validation_fraction: float = 0.1
+    sgd_average: bool = True             # sgd: averaged iterates (ASGD)
 
 
 @dataclass

@@ -343,7 +343,7 @@ class Runner:
             everything = np.flatnonzero(store.valid)
             train, test = everything[everything < n_train], everything[everything >= n_train]
             svm = SGDLinearSVM(s.sgd_lambda, s.sgd_eta0, s.sgd_batch_size, s.sgd_epochs, s.sgd_patience,
-                               s.sgd_validation_fraction, backend=self.config.backend,
+                               s.sgd_validation_fraction, average=s.sgd_average, backend=self.config.backend,
                                seed=self.config.seed).fit(store.subset(train), labels[train])
             scores = np.full((len(test), n_classes), -np.inf, dtype=np.float32)
             scores[:, svm.classes_] = to_numpy(svm.decision_function(store.subset(test)))

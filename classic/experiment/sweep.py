@@ -120,10 +120,11 @@ def run_sweep(path, grid_arguments, overrides, out, make_runner, log=print) -> l
 
 def _cells(row, keys) -> list[str]:
     std = f" ± {100 * row['mean_class_accuracy_std']:.2f}" if row["n_splits"] > 1 else ""
-    seconds = row["compute_seconds"] if row["compute_seconds"] is not None else row["wall_seconds"]
+    seconds = row["compute_seconds"]
     return ([row["variant"]] if row["variant"] else []) + [_format(row["values"][k]) for k in keys] + [
         f"{row['dims']:,}", f"{100 * row['mean_class_accuracy']:.2f}{std}", f"{100 * row['top1_error']:.2f}",
-        f"{100 * row['top5_error']:.2f}", str(row["n_splits"]), f"{seconds:.0f}"]
+        f"{100 * row['top5_error']:.2f}", str(row["n_splits"]),
+        "unknown (cached before times were recorded)" if seconds is None else f"{seconds:.0f}"]
 
 
 def _header(rows, keys) -> list[str]:

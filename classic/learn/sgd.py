@@ -11,8 +11,10 @@ step is :math:`W \leftarrow (1 - \eta_t \lambda) W - \eta_t G^\top X_B / B` with
 :math:`\eta_t = \eta_0 / (1 + \lambda \eta_0 t)` (Bottou 2010).  One-vs-rest is very unbalanced (1
 positive for 999 negatives on ImageNet); the weights :math:`\omega` give each class's positives and
 negatives equal total weight (``balance="equal"``), the reweighting Perronnin et al. found essential.
-Early stopping on a held-out slice of the training set picks the epoch (they found it to work as well
-as tuning :math:`\lambda`).
+With ``average=True`` the model is the running average of the iterates from the second epoch on
+(averaged SGD: Polyak & Juditsky 1992; Bottou 2010), which removes most of the noise that the
+heavily weighted positives put into single iterates.  Early stopping on a held-out slice of the
+training set picks the epoch (Perronnin et al. found it to work as well as tuning :math:`\lambda`).
 
 Training reads the features batch by batch from any array-like indexable by a sorted index array
 (a ``numpy.memmap``, the experiment layer's feature store), so memory does not grow with the number
@@ -31,7 +33,7 @@ class SGDLinearSVM(ClassifierMixin, BaseEstimator):
 
     def __init__(self, lam: float = 1e-5, eta0: float = 1.0, batch_size: int = 256, max_epochs: int = 30,
                  patience: int = 5, validation_fraction: float = 0.1, balance: str = "equal",
-                 backend: str = "numpy", seed: int = 0):
+                 average: bool = True, backend: str = "numpy", seed: int = 0):
         self.lam = lam
         self.eta0 = eta0
         self.batch_size = batch_size
@@ -39,6 +41,7 @@ class SGDLinearSVM(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.balance = balance
+        self.average = average
         self.backend = backend
         self.seed = seed
 
@@ -67,6 +70,7 @@ class SGDLinearSVM(ClassifierMixin, BaseEstimator):
         positive, negative = xp.asarray(positive, dtype=xp.float32), xp.asarray(negative, dtype=xp.float32)
         W = xp.zeros((n_classes, d), dtype=xp.float32)
         b = xp.zeros(n_classes, dtype=xp.float32)
+        W_mean, b_mean, averaged = W.copy(), b.copy(), 0
         best = (-1.0, W.copy(), b.copy(), 0)
         self.history_, t, stale = [], 0, 0
         for epoch in range(1, self.max_epochs + 1):
@@ -82,10 +86,15 @@ class SGDLinearSVM(ClassifierMixin, BaseEstimator):
                 W -= (eta / len(batch)) * (G.T @ rows)
                 b -= (eta / len(batch)) * G.sum(axis=0)
                 t += 1
-            accuracy = self._accuracy(X, labels, held_out, W, b) if len(held_out) else float(epoch)
+                if self.average and epoch > 1:             # the first epoch's iterates are far from the optimum
+                    averaged += 1
+                    W_mean += (W - W_mean) / averaged
+                    b_mean += (b - b_mean) / averaged
+            model = (W_mean, b_mean) if self.average and epoch > 1 else (W, b)
+            accuracy = self._accuracy(X, labels, held_out, *model) if len(held_out) else float(epoch)
             self.history_.append({"epoch": epoch, "held_out_mean_class_accuracy": accuracy})
             if accuracy > best[0]:
-                best, stale = (accuracy, W.copy(), b.copy(), epoch), 0
+                best, stale = (accuracy, model[0].copy(), model[1].copy(), epoch), 0
             else:
                 stale += 1
                 if stale >= self.patience:
