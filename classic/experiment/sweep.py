@@ -100,6 +100,7 @@ def run_sweep(path, grid_arguments, overrides, out, make_runner, log=print) -> l
     for point in points:                 # every point's config is checked before the first one runs
         # the swept values win over --set, which applies to every point
         point["config"] = build_config(base, list(overrides) + list(point["overrides"]))
+        point["config"].name = f"{point['config'].name}/{point['folder']}"     # the point's own name in reports
     out = Path(out)
     rows = []
     for i, point in enumerate(points, 1):

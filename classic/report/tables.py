@@ -99,7 +99,8 @@ def _hardware(manifest: dict) -> str:
 def run_row(run: dict) -> dict:
     """One table row for one of our run folders (see :func:`report.runs.load_run`)."""
     m, config = run["metrics"], run["config"]
-    seconds = m.get("compute_seconds") or m["wall_seconds"]
+    # the cost from an empty cache; unknown when a cached stage predates the recording of its time
+    seconds = m.get("compute_seconds")
     fusion = m.get("fusion")
     splits = ", ".join(s["split"] for s in m["splits"])
     return {
