@@ -106,7 +106,8 @@ def run_row(run: dict) -> dict:
     return {
         "kind": "ours", "method": f"classic ({config['name']})", "year": None,
         "features": _features(config) + (f" + late fusion of {len(fusion['members'])} runs" if fusion else ""),
-        "encoding": _encoding(config), "dims": encoded_dimension(config),
+        "encoding": _encoding(config) + (", SGD SVM" if config.get("svm", {}).get("solver") == "sgd" else ""),
+        "dims": encoded_dimension(config),
         **{k: 100 * m[k] for k in METRIC_LABELS},
         **{f"{k}_std": 100 * m[f"{k}_std"] if m["n_splits"] > 1 else None for k in METRIC_LABELS},
         "n_splits": m["n_splits"], "train_images": m["n_train"], "test_images": m["n_test"],
