@@ -206,3 +206,9 @@ def test_every_experiment_file_is_a_valid_config_or_sweep():
                 build_config(base, point["overrides"])
         else:
             load_config(path)
+
+
+def test_exponent_notation_without_a_dot_is_a_number():
+    assert load_config(None, ["svm.sgd_lambda=1e-4", "svm.C=2e1"]).svm.sgd_lambda == 1e-4
+    with pytest.raises(ConfigError, match="expected a number"):
+        load_config(None, ["svm.C=ten"])
