@@ -132,11 +132,11 @@ def explain(image_path, out, pipeline=None, features=None, max_side: int = 300, 
 
 
 def _model_panels(axes, image, frames, descriptors, pipeline):
-    from ..features import LocalFeatures
+    from ..features import LocalFeatures, nonzero_rows
     encoder = pipeline.encoder
     h, w = image.shape
     features = LocalFeatures(descriptors, frames[:, :2] / np.asarray([w, h], np.float32))
-    keep = np.any(descriptors != 0, axis=1) if encoder.drop_empty else np.ones(len(descriptors), bool)
+    keep = nonzero_rows(descriptors) if encoder.drop_empty else np.ones(len(descriptors), bool)
     projected = encoder.project(descriptors[keep])
     vocabulary = encoder.vocabulary_
     is_gmm = isinstance(vocabulary, DiagonalGMM)
