@@ -7,8 +7,10 @@ from .gmm import DiagonalGMM
 from .kernel_map import chi2_feature_map
 from .kmeans import KMeans
 from .pca import PCA
+from .pq import ProductQuantizer
 from .vlad import VLADEncoder, vlad_vectors
 
 __all__ = ["BagOfWordsEncoder", "DiagonalGMM", "FisherVectorEncoder", "KMeans", "LocalEncoder", "PCA",
+           "ProductQuantizer",
            "VLADEncoder", "bow_histograms", "chi2_feature_map", "fisher_vector", "fisher_vectors",
            "sample_descriptors", "vlad_vectors"]
