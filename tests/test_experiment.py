@@ -212,3 +212,30 @@ def test_exponent_notation_without_a_dot_is_a_number():
     assert load_config(None, ["svm.sgd_lambda=1e-4", "svm.C=2e1"]).svm.sgd_lambda == 1e-4
     with pytest.raises(ConfigError, match="expected a number"):
         load_config(None, ["svm.C=ten"])
+
+
+def test_pq_store_is_fitted_encoded_as_codes_and_decoded_for_training(tmp_path):
+    pq = ["encoder.store_dtype=pq", "encoder.pq_bits=4", "encoder.pq_iter=5", "svm.solver=sgd", "svm.sgd_epochs=15"]
+    runner, metrics = run(tmp_path, TINY + pq)
+    assert [s["stage"] for s in runner.stages] == ["sample", "pca", "gmm", "pq", "encode", "svm"]
+    keys = {s["stage"]: s["key"] for s in runner.stages}
+    fit = json.loads((tmp_path / "cache" / "pq" / keys["pq"] / "fit.json").read_text())
+    assert fit["images"] == 80 and fit["subquantizers"] == 640 // 8 and 0 < fit["relative_squared_error"] < 0.5
+    assert not (tmp_path / "cache" / "pq" / keys["pq"] / "training_vectors").exists()
+    encode = tmp_path / "cache" / "encode" / keys["encode"]
+    shard = np.load(sorted(encode.glob("shard_*.npy"))[0])
+    assert shard.dtype == np.uint8 and shard.shape[1] == 640 // 8 and shard.max() < 16
+    from classic.experiment.store import FeatureStore
+    store = FeatureStore(encode)
+    assert store.shape == (140, 640) and store[[0, 1]].dtype == np.float32
+    assert metrics["mean_class_accuracy"] > 0.6                      # chance: 0.1
+
+
+def test_a_store_larger_than_the_free_disk_is_refused_before_encoding(tmp_path, monkeypatch):
+    import collections
+    import classic.experiment.runner as runner_module
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(runner_module.shutil, "disk_usage", lambda path: usage(10 ** 6, 10 ** 6 - 1000, 1000))
+    with pytest.raises(RuntimeError, match="needs .* GiB for 140 images .*store_dtype=pq"):
+        run(tmp_path, TINY)
+    assert not list((tmp_path / "cache" / "encode").glob("*/shard_*.npy"))

@@ -67,7 +67,8 @@ def test_hand_computed_errors():
     assert m["confusion"].sum() == 4 and m["confusion"][1, 1] == 1
 
 
-def test_sgd_svm_matches_liblinear_accuracy_while_streaming_from_a_memmap(tmp_path):
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+def test_sgd_svm_matches_liblinear_accuracy_while_streaming_from_a_memmap(tmp_path, loss):
     from sklearn.datasets import make_classification
 
     from classic.learn import SGDLinearSVM
@@ -77,7 +78,7 @@ def test_sgd_svm_matches_liblinear_accuracy_while_streaming_from_a_memmap(tmp_pa
     np.save(tmp_path / "features.npy", X)
     stored = np.load(tmp_path / "features.npy", mmap_mode="r")        # rows are read batch by batch
     train, test = np.arange(1000), np.arange(1000, 1500)
-    sgd = SGDLinearSVM(max_epochs=20, seed=0).fit(stored[:1000], y[train])
+    sgd = SGDLinearSVM(max_epochs=20, loss=loss, seed=0).fit(stored[:1000], y[train])
     reference = LinearSVM(C=10).fit(X[train].astype(np.float32), y[train])
     ours = evaluate(sgd.decision_function(stored[1000:]), y[test], 10)["mean_class_accuracy"]
     theirs = evaluate(reference.decision_function(X[test].astype(np.float32)), y[test], 10)["mean_class_accuracy"]
@@ -86,3 +87,5 @@ def test_sgd_svm_matches_liblinear_accuracy_while_streaming_from_a_memmap(tmp_pa
     assert sgd.coef_.shape == (10, 300) and sgd.coef_.dtype == np.float32
     with pytest.raises(ValueError, match="balance"):
         SGDLinearSVM(balance="sometimes").fit(X[train], y[train])
+    with pytest.raises(ValueError, match="loss"):
+        SGDLinearSVM(loss="logistic").fit(X[train], y[train])

@@ -65,7 +65,11 @@ class EncoderConfig:
     drop_empty: bool = True
     sample_images: int = 1020            # training images whose descriptors are sampled for PCA + GMM
     sample_size: int = 300_000           # descriptors in that sample
-    store_dtype: str = "float16"         # encoded features on disk: float16 or float32
+    store_dtype: str = "float16"         # encoded features on disk: float16, float32, or pq (product quantisation)
+    pq_subvector_dims: int = 8           # pq: dimensions per one-byte code
+    pq_bits: int = 8                     # pq: 2^bits centroids per sub-quantiser
+    pq_train_images: int = 4096          # pq: training images whose encodings fit the codebooks
+    pq_iter: int = 10                    # pq: Lloyd iterations
 
 
 @dataclass

@@ -26,6 +26,7 @@ from ..encoding import sample_descriptors
 from .config import ExperimentConfig
 from .parallel import cpu_count
 from .runner import build_dataset, descriptor_extractor, make_encoder
+from .store import bytes_per_vector
 
 # published sizes: (training images, test images)
 KNOWN_SIZES = {"ilsvrc2012": (1_281_167, 50_000), "ilsvrc2010": (1_261_406, 150_000)}
@@ -94,7 +95,7 @@ def estimate(config: ExperimentConfig, data_root: Path, n_images: int = 16, imag
     else:                      # Gram matrix; eigendecomposition + LIBLINEAR (~20 passes per class)
         stages["kernel"] = 2 * n_train * n_all * dim / (rate * 1e9)
         stages["svm"] = (4 / 3 * n_train ** 3 + 20 * n_train ** 2 * n_classes) / (rate * 1e9)
-    store_bytes = n_all * dim * (2 if enc.store_dtype == "float16" else 4)
+    store_bytes = n_all * bytes_per_vector(enc.store_dtype, dim, enc.pq_subvector_dims)
     memory = {"gram_gib": 4 * n_train * n_all / 2 ** 30 if s.solver == "kernel" else 0.0,
               "sgd_weights_gib": 4 * dim * n_classes / 2 ** 30 if s.solver == "sgd" else 0.0}
     cores = cpu_count()

@@ -6,7 +6,10 @@ Per split::
     pca     - PCA fitted on the sample
     gmm     - the vocabulary fitted on the projected sample: a diagonal GMM (Fisher vectors) or,
     kmeans    for VLAD and bag of words, k-means centres
-    encode  - every image of the split -> its vector, written in shards (the feature store)
+    pq      - (store_dtype pq only) product-quantisation codebooks, fitted on the encodings of a
+              random subset of the training images
+    encode  - every image of the split -> its vector, written in shards (the feature store), as
+              float16/float32 or as PQ codes; refused up front when the disk would not hold it
     kernel  - Gram matrices (train x train, test x train), block by block from the store
     svm     - one-vs-rest linear SVM (C fixed, or chosen by cross-validation on the training set);
               test scores
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import math
 import platform
+import shutil
 import sys
 import time
 from dataclasses import asdict
@@ -28,18 +32,19 @@ import numpy as np
 
 from ..backend import get_backend, to_numpy
 from ..data import Dataset, ImageError, Split, open_dataset
-from ..encoding import (PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder, KMeans, VLADEncoder,
-                        sample_descriptors)
+from ..encoding import (PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder, KMeans, ProductQuantizer,
+                        VLADEncoder, sample_descriptors)
 from ..encoding.bow import KERNEL_MAPS
 from ..features import DenseSIFT, LocalColourStatistics
 from ..learn import LinearSVM, SGDLinearSVM, evaluate
 from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
 from .config import ConfigError, ExperimentConfig, dump_config
 from .parallel import cpu_count, dask_client, peak_memory_mb, reset_peak_memory, run_chunks
-from .store import FeatureStore
+from .store import FeatureStore, bytes_per_vector
 
-STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "kmeans": 1, "encode": 2, "kernel": 1, "svm": 3}
+STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "kmeans": 1, "pq": 1, "encode": 2, "kernel": 1, "svm": 3}
 ENCODER_KINDS = ("fisher", "vlad", "bow")
+STORE_DTYPES = ("float16", "float32", "pq")
 
 
 def build_dataset(config: ExperimentConfig, data_root: Path) -> Dataset:
@@ -89,6 +94,10 @@ def check_encoder(enc) -> None:
         raise ConfigError(f"encoder.assignment must be hard or soft, got {enc.assignment!r}")
     if enc.kind == "bow" and enc.kernel_map not in KERNEL_MAPS:
         raise ConfigError(f"encoder.kernel_map must be one of {', '.join(KERNEL_MAPS)}, got {enc.kernel_map!r}")
+    if enc.store_dtype not in STORE_DTYPES:
+        raise ConfigError(f"encoder.store_dtype must be one of {', '.join(STORE_DTYPES)}, got {enc.store_dtype!r}")
+    if enc.store_dtype == "pq" and not 1 <= enc.pq_bits <= 8:
+        raise ConfigError(f"encoder.pq_bits must be between 1 and 8 (codes are bytes), got {enc.pq_bits}")
 
 
 def vocabulary_stage(enc) -> str:
@@ -117,15 +126,20 @@ def _sample_chunk(dataset, refs, extractor, max_side, quota, seed, drop_empty=Tr
     return (np.concatenate(parts) if parts else None), errors
 
 
-def _encode_chunk(dataset, refs, extractor, max_side, pca_arrays, vocabulary_arrays, enc: dict, shard: Path):
+def _encode_chunk(dataset, refs, extractor, max_side, pca_arrays, vocabulary_arrays, enc: dict, shard: Path,
+                  quantizer_arrays=None):
+    """One shard of the store: the chunk's vectors as ``enc["store_dtype"]``, or their PQ codes."""
     encoder = make_encoder(enc)
     encoder.pca_ = PCA.from_arrays(pca_arrays, enc["whiten"]) if pca_arrays else None
     encoder.vocabulary_ = (DiagonalGMM if enc["kind"] == "fisher" else KMeans).from_arrays(vocabulary_arrays)
-    out = np.zeros((len(refs), encoder.dimension), dtype=enc["store_dtype"])
+    quantizer = ProductQuantizer.from_arrays(quantizer_arrays) if quantizer_arrays else None
+    out = np.zeros((len(refs), encoder.dimension), dtype=np.float32 if quantizer else enc["store_dtype"])
     valid, errors = np.zeros(len(refs), bool), []
     for i, features in _readable_features(dataset, refs, extractor, max_side, errors):
         out[i] = encoder.encode(features)
         valid[i] = True
+    if quantizer is not None:          # the whole chunk at once: one batched product per sub-quantiser group
+        out = quantizer.transform(out)
     save_npy(shard.with_suffix(".npy"), out)
     save_json(shard.with_suffix(".json"), {"valid": valid.tolist(), "errors": errors})
     return errors
@@ -248,11 +262,10 @@ class Runner:
             save_json(folder / "fit.json", fit)
         return key, self._stage(stage, key, split.name, compute)
 
-    def _encode(self, dataset, split, vocabulary_key, pca_folder, vocabulary_folder) -> tuple[str, Path]:
-        cfg, enc = self.config, self.config.encoder
-        refs = list(split.train) + list(split.test)
-        # what the encoding depends on beyond the vocabulary (the Fisher-vector set is the original one,
-        # so that existing feature stores keep their keys)
+    def _encoding_identity(self) -> dict:
+        """What an encoding depends on beyond the vocabulary (the Fisher-vector set is the original one,
+        so that existing feature stores keep their keys)."""
+        enc = self.config.encoder
         identity = {"pyramid": enc.pyramid, "improved": enc.improved, "drop_empty": enc.drop_empty,
                     "store_dtype": enc.store_dtype, "whiten": enc.whiten}
         if enc.kind == "bow":
@@ -260,21 +273,85 @@ class Runner:
                             **({"n_nearest": enc.n_nearest, "beta": enc.beta} if enc.assignment == "soft" else {}))
         elif enc.kind != "fisher":
             identity.update(kind=enc.kind)
-        key = stable_hash("encode", STAGE_VERSIONS["encode"], asdict(cfg.features), cfg.data.max_side,
-                          identity, self.dataset_identity, refs, cfg.run.chunk_size, vocabulary_key)
+        return identity
+
+    def _encode_shards(self, dataset, refs, pca_folder, vocabulary_folder, enc: dict, folder: Path, label: str,
+                       quantizer_arrays=None) -> float:
+        """Encode ``refs`` into ``folder/shard_*``, skipping finished shards (a killed run resumes)."""
+        cfg = self.config
+        pca_arrays = load_npz(pca_folder / "pca.npz")
+        vocabulary_arrays = load_npz(vocabulary_folder / f"{vocabulary_stage(cfg.encoder)}.npz")
+        tasks = []
+        for i, chunk in enumerate(self._chunks(refs)):
+            shard = folder / f"shard_{i:05d}"
+            if not shard.with_suffix(".json").exists():
+                tasks.append((dataset, chunk, self.extractor, cfg.data.max_side, pca_arrays, vocabulary_arrays,
+                              enc, shard, quantizer_arrays))
+        self._check_disk(folder, enc, sum(len(t[1]) for t in tasks))
+        _, peak = run_chunks(_encode_chunk, tasks, cfg.run.n_jobs, label, self.progress, self.client)
+        return peak
+
+    def _check_disk(self, folder: Path, enc: dict, n_images: int) -> None:
+        """Refuse, before any work, a store that the disk would not hold."""
+        from ..report.tables import encoded_dimension
+        config = self.config.to_dict()
+        need = n_images * bytes_per_vector(enc["store_dtype"], encoded_dimension(config), enc["pq_subvector_dims"])
+        folder.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(folder).free
+        if need > free:
+            pq = n_images * bytes_per_vector("pq", encoded_dimension(config), enc["pq_subvector_dims"])
+            raise RuntimeError(f"the feature store needs {need / 2 ** 30:,.1f} GiB for {n_images:,} images but only "
+                               f"{free / 2 ** 30:,.1f} GiB are free under {folder}: set encoder.store_dtype=pq "
+                               f"(~{pq / 2 ** 30:,.1f} GiB), shrink the encoding, or free space")
+
+    def _quantizer(self, dataset, split, vocabulary_key, pca_folder, vocabulary_folder) -> tuple[str | None, Path | None]:
+        """PQ codebooks fitted on the encodings of up to ``pq_train_images`` random training images."""
+        cfg, enc = self.config, self.config.encoder
+        if enc.store_dtype != "pq":
+            return None, None
+        chosen = np.sort(np.random.default_rng(cfg.seed).permutation(len(split.train))[:enc.pq_train_images])
+        refs = [split.train[i] for i in chosen]
+        key = stable_hash("pq", STAGE_VERSIONS["pq"], asdict(cfg.features), cfg.data.max_side,
+                          self._encoding_identity(), self.dataset_identity, refs, cfg.run.chunk_size,
+                          enc.pq_subvector_dims, enc.pq_bits, enc.pq_iter, cfg.seed, vocabulary_key)
 
         def compute(folder: Path):
-            pca_arrays = load_npz(pca_folder / "pca.npz")
-            vocabulary_arrays = load_npz(vocabulary_folder / f"{vocabulary_stage(enc)}.npz")
-            tasks = []
-            for i, chunk in enumerate(self._chunks(refs)):
-                shard = folder / f"shard_{i:05d}"
-                if not shard.with_suffix(".json").exists():          # resume: finished shards stay
-                    tasks.append((dataset, chunk, self.extractor, cfg.data.max_side, pca_arrays,
-                                  vocabulary_arrays, asdict(enc), shard))
-            _, peak = run_chunks(_encode_chunk, tasks, cfg.run.n_jobs, f"encode {split.name}", self.progress,
-                                 self.client)
+            vectors = folder / "training_vectors"       # float16 encodings, removed once the codebooks exist
+            peak = self._encode_shards(dataset, refs, pca_folder, vocabulary_folder,
+                                       dict(asdict(enc), store_dtype="float16"), vectors, "pq vectors")
+            store = FeatureStore(vectors)
+            rows = np.flatnonzero(store.valid)
+            X = np.empty((len(rows), store.shape[1]), dtype=np.float16)
+            for a in range(0, len(rows), 256):
+                X[a:a + 256] = store[rows[a:a + 256]]
+            start = time.perf_counter()
+            pq = ProductQuantizer(enc.pq_subvector_dims, enc.pq_bits, enc.pq_iter, cfg.seed).fit(self.xp.asarray(X))
+            save_npz(folder / "pq.npz", **{k: to_numpy(v) for k, v in pq.to_arrays().items()})
+            save_json(folder / "fit.json", {"images": int(len(rows)), "dimension": int(X.shape[1]),
+                                            "subquantizers": int(pq.codebooks_.shape[0]), "bits": enc.pq_bits,
+                                            "relative_squared_error": pq.distortion_,
+                                            "compression_vs_float32": pq.compression_ratio,
+                                            "fit_seconds": round(time.perf_counter() - start, 1)})
+            shutil.rmtree(vectors)
             return peak
+        return key, self._stage("pq", key, split.name, compute)
+
+    def _encode(self, dataset, split, vocabulary_key, pca_folder, vocabulary_folder,
+                quantizer_key=None, quantizer_folder=None) -> tuple[str, Path]:
+        cfg, enc = self.config, self.config.encoder
+        refs = list(split.train) + list(split.test)
+        key = stable_hash("encode", STAGE_VERSIONS["encode"], asdict(cfg.features), cfg.data.max_side,
+                          self._encoding_identity(), self.dataset_identity, refs, cfg.run.chunk_size, vocabulary_key,
+                          *([quantizer_key] if quantizer_key else []))
+
+        def compute(folder: Path):
+            quantizer_arrays = None
+            if quantizer_folder is not None:     # the store carries its codebooks: it decodes itself
+                quantizer_arrays = load_npz(quantizer_folder / "pq.npz")
+                folder.mkdir(parents=True, exist_ok=True)
+                save_npz(folder / "quantizer.npz", **quantizer_arrays)
+            return self._encode_shards(dataset, refs, pca_folder, vocabulary_folder, asdict(enc), folder,
+                                       f"encode {split.name}", quantizer_arrays)
         return key, self._stage("encode", key, split.name, compute)
 
     def _kernel(self, encode_key, encode_folder, split) -> tuple[str, Path]:
@@ -391,7 +468,9 @@ class Runner:
             sample_key, sample_folder = self._sample(dataset, split)
             pca_key, pca_folder = self._pca(sample_key, sample_folder, split)
             vocabulary_key, vocabulary_folder = self._vocabulary(pca_key, sample_folder, pca_folder, split)
-            encode_key, encode_folder = self._encode(dataset, split, vocabulary_key, pca_folder, vocabulary_folder)
+            quantizer = self._quantizer(dataset, split, vocabulary_key, pca_folder, vocabulary_folder)
+            encode_key, encode_folder = self._encode(dataset, split, vocabulary_key, pca_folder, vocabulary_folder,
+                                                     *quantizer)
             if cfg.svm.solver == "sgd":
                 _, svm_folder = self._svm_sgd(encode_key, encode_folder, split, n_classes)
             else:

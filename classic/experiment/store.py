@@ -1,5 +1,9 @@
 """The feature store: the encode stage's shards (``shard_NNNNN.npy`` + ``.json``) read as one array.
 
+Shards hold float16 or float32 vectors, or, when the folder has a ``quantizer.npz``, uint8
+product-quantisation codes that are decoded on the fly (:class:`classic.encoding.ProductQuantizer`):
+whoever reads the store sees float32 vectors either way.
+
 Rows are read with plain file reads (one per run of consecutive rows), not through a memory map:
 a map would keep every page read resident in this process, so its memory would grow with the rows
 visited; this way it holds only the rows asked for.  Rows come out as float32 whatever the stored
@@ -13,7 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import load_json
+from ..encoding import ProductQuantizer
+from .cache import load_json, load_npz
+
+
+def bytes_per_vector(store_dtype: str, dimension: int, subvector_dims: int = 8) -> int:
+    """Disk bytes of one stored vector: 2 or 4 per dimension, or one byte per PQ sub-vector."""
+    if store_dtype == "pq":
+        return dimension // subvector_dims
+    return dimension * np.dtype(store_dtype).itemsize
 
 
 class _Shard:
@@ -59,9 +71,13 @@ class FeatureStore:
             raise RuntimeError(f"feature store {folder} holds {len(self.valid)} images, expected {n}")
         self._owner = np.concatenate([np.full(len(s), i) for i, s in enumerate(self.shards)]) if paths else np.zeros(0, int)
         self._row = np.concatenate([np.arange(len(s)) for s in self.shards]) if paths else np.zeros(0, int)
+        quantizer = Path(folder) / "quantizer.npz"
+        self.quantizer = ProductQuantizer.from_arrays(load_npz(quantizer)) if quantizer.exists() else None
 
     @property
     def shape(self) -> tuple[int, int]:
+        if self.quantizer is not None:
+            return len(self.valid), self.quantizer.codebooks_.shape[0] * self.quantizer.subvector_dims
         return len(self.valid), (self.shards[0].shape[1] if self.shards else 0)
 
     def __len__(self) -> int:
@@ -73,9 +89,10 @@ class FeatureStore:
         owners = self._owner[index]
         for owner in np.unique(owners):
             where = np.flatnonzero(owners == owner)
-            part = np.empty((len(where), self.shape[1]), dtype=np.float32)
-            self.shards[owner].read(self._row[index[where]], part)
-            out[where] = part
+            shard = self.shards[owner]
+            part = np.empty((len(where), shard.shape[1]), dtype=np.uint8 if self.quantizer else np.float32)
+            shard.read(self._row[index[where]], part)
+            out[where] = self.quantizer.inverse_transform(part) if self.quantizer else part
         return out
 
     def subset(self, indices) -> "StoreView":

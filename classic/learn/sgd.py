@@ -5,8 +5,9 @@ For each class c, with :math:`y_{ic} = +1` if image i is of class c and :math:`-
 .. math:: \min_{w_c, b_c} \; \frac{\lambda}{2} \lVert w_c \rVert^2
           + \frac{1}{n} \sum_i \omega_{ic} \max\big(0, 1 - y_{ic} (w_c^\top x_i + b_c)\big),
 
-all C problems solved together: a mini-batch's scores are one matrix product :math:`S = X_B W^\top + b`
-(B x C), the hinge's subgradient :math:`G = -\,\Omega \odot Y \odot [Y \odot S < 1]` another, and the
+or with the squared hinge :math:`\max(0, \cdot)^2` (``loss="squared_hinge"``, LIBLINEAR's default).
+All C problems are solved together: a mini-batch's scores are one matrix product
+:math:`S = X_B W^\top + b` (B x C), the hinge's subgradient :math:`G = -\,\Omega \odot Y \odot [Y \odot S < 1]` another, and the
 step is :math:`W \leftarrow (1 - \eta_t \lambda) W - \eta_t G^\top X_B / B` with
 :math:`\eta_t = \eta_0 / (1 + \lambda \eta_0 t)` (Bottou 2010).  One-vs-rest is very unbalanced (1
 positive for 999 negatives on ImageNet); the weights :math:`\omega` give each class's positives and
@@ -33,7 +34,7 @@ class SGDLinearSVM(ClassifierMixin, BaseEstimator):
 
     def __init__(self, lam: float = 1e-5, eta0: float = 1.0, batch_size: int = 256, max_epochs: int = 30,
                  patience: int = 5, validation_fraction: float = 0.1, balance: str = "equal",
-                 average: bool = True, backend: str = "numpy", seed: int = 0):
+                 average: bool = True, loss: str = "hinge", backend: str = "numpy", seed: int = 0):
         self.lam = lam
         self.eta0 = eta0
         self.batch_size = batch_size
@@ -42,6 +43,7 @@ class SGDLinearSVM(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.balance = balance
         self.average = average
+        self.loss = loss
         self.backend = backend
         self.seed = seed
 
@@ -53,6 +55,8 @@ class SGDLinearSVM(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         xp, _ = get_backend(self.backend)
         self.xp_ = xp
+        if self.loss not in ("hinge", "squared_hinge"):
+            raise ValueError(f"loss must be 'hinge' or 'squared_hinge', got {self.loss!r}")
         y = np.asarray(y)
         self.classes_, labels = np.unique(y, return_inverse=True)
         n, d, n_classes = len(y), X.shape[1], len(self.classes_)
@@ -80,7 +84,11 @@ class SGDLinearSVM(ClassifierMixin, BaseEstimator):
                                dtype=xp.float32)
                 margin = Y * (rows @ W.T + b)
                 weight = xp.where(Y > 0, positive, negative)
-                G = -(weight * Y * (margin < 1))                        # (B, C) hinge subgradient
+                violation = xp.maximum(1 - margin, 0)
+                if self.loss == "hinge":                                # (B, C) subgradient of the loss
+                    G = -(weight * Y * (violation > 0))
+                else:
+                    G = -2 * weight * Y * violation
                 eta = self.eta0 / (1 + self.lam * self.eta0 * t)
                 W *= 1 - eta * self.lam
                 W -= (eta / len(batch)) * (G.T @ rows)
