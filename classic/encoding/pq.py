@@ -19,9 +19,9 @@ Training runs the M k-means problems side by side: a group of sub-quantisers' di
 (``xp.matmul`` over the group), the centroid update is a weighted ``bincount`` per dimension.  This is
 the same arithmetic as faiss's ``ProductQuantizer``, which fits one sub-quantiser after the other
 (at m = 8 each of its fits is too small to keep a core busy), and it is plain ``xp`` code, so it runs
-on the GPU too.  Each k-means starts from k-means++ seeds (Arthur & Vassilvitskii 2007), drawn from a
-random subset of 4K training vectors to bound their sequential cost, and runs a fixed number of Lloyd
-iterations on all of them; a centroid that loses all its points keeps its place.
+on the GPU too.  Each k-means starts from k-means++ seeds (Arthur & Vassilvitskii 2007; K sequential
+steps of one batched matrix-vector product each) and runs a fixed number of Lloyd iterations; a
+centroid that loses all its points keeps its place.
 """
 from __future__ import annotations
 
@@ -32,7 +32,6 @@ from ..backend import array_module
 
 _DISTANCE_BYTES = 4 * 2 ** 20      # bound on one group's (sub-quantisers, n, K) distance block: kept
                                    # within the CPU's cache, k-means runs 2x faster than at 64 MiB
-_SEEDING_POINTS_PER_CENTROID = 4   # k-means++ seeds are drawn from a random subset of this many per centroid
 
 
 class ProductQuantizer(TransformerMixin, BaseEstimator):
@@ -84,16 +83,14 @@ class ProductQuantizer(TransformerMixin, BaseEstimator):
         M = X.shape[1] // m
         # the seeding's random numbers are drawn for all sub-quantisers at once, so that the result does
         # not depend on how they are grouped
-        rng = np.random.default_rng(self.seed)
-        uniform = rng.random((M, K))
-        seeding = xp.asarray(np.sort(rng.permutation(n)[:_SEEDING_POINTS_PER_CENTROID * K]))
+        uniform = np.random.default_rng(self.seed).random((M, K))
         codebooks = xp.empty((M, K, m), dtype=xp.float32)
         error, energy = 0.0, 0.0
         for group in self._groups(n, M):
             sub = self._subvectors(X, group)
             G = len(group)
             offsets = (xp.arange(G) * K)[:, None]
-            centroids = _kmeans_plus_plus(sub[:, seeding], K, xp.asarray(uniform[group.start:group.stop]))
+            centroids = _kmeans_plus_plus(sub, K, xp.asarray(uniform[group.start:group.stop]))
             for _ in range(self.n_iter):
                 flat = (self._assign(sub, centroids) + offsets).ravel()
                 counts = xp.bincount(flat, minlength=G * K).reshape(G, K)
@@ -156,6 +153,7 @@ def _kmeans_plus_plus(sub, K: int, uniform):
     xp = array_module(sub)
     G, n, _ = sub.shape
     rows = xp.arange(G)
+    norms = (sub * sub).sum(axis=2)
     centres = xp.empty((G, K, sub.shape[2]), dtype=xp.float32)
     chosen = xp.minimum((uniform[:, 0] * n).astype(xp.int64), n - 1)
     for k in range(K):
@@ -163,8 +161,9 @@ def _kmeans_plus_plus(sub, K: int, uniform):
             cdf = xp.cumsum(closest, axis=1)
             below = cdf < (uniform[:, k] * cdf[:, -1])[:, None]
             chosen = xp.minimum(below.sum(axis=1), n - 1)
-        centres[:, k] = sub[rows, chosen]
-        difference = sub - centres[:, k:k + 1]
-        distance = (difference * difference).sum(axis=2)
-        closest = distance if k == 0 else xp.minimum(closest, distance)
+        centre = sub[rows, chosen]                                               # (G, m)
+        # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2: one batched matrix-vector product per step
+        distance = norms - 2 * xp.matmul(sub, centre[:, :, None])[..., 0] + (centre * centre).sum(axis=1)[:, None]
+        centres[:, k] = centre
+        closest = xp.maximum(distance, 0) if k == 0 else xp.minimum(closest, xp.maximum(distance, 0))
     return centres
