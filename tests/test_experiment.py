@@ -120,9 +120,10 @@ def test_unknown_encoder_is_refused_before_any_work(tmp_path):
         run(tmp_path, TINY + ["encoder.kind=sparse_coding"])
 
 
-def test_sgd_solver_streams_from_the_store_without_a_kernel_stage(tmp_path):
+@pytest.mark.parametrize("solver", ["sgd", "dcd"])
+def test_streaming_solvers_read_the_store_without_a_kernel_stage(tmp_path, solver):
     from classic.report.runs import TrainedPipeline
-    runner, metrics = run(tmp_path, TINY + ["svm.solver=sgd", "svm.sgd_epochs=15"])
+    runner, metrics = run(tmp_path, TINY + [f"svm.solver={solver}", "svm.sgd_epochs=15", "svm.loss=hinge"])
     assert [s["stage"] for s in runner.stages] == ["sample", "pca", "gmm", "encode", "svm"]
     assert metrics["mean_class_accuracy"] > 0.6
     keys = {s["stage"]: s["key"] for s in runner.stages}

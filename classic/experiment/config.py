@@ -75,8 +75,9 @@ class EncoderConfig:
 @dataclass
 class SVMConfig:
     solver: str = "kernel"               # kernel: LIBLINEAR on the Gram matrix | sgd: streaming mini-batch SGD
+                                         # | dcd: streaming dual coordinate descent (the sgd_* settings but eta0/average)
     C: float = 10.0
-    loss: str = "squared_hinge"          # squared_hinge | hinge
+    loss: str = "squared_hinge"          # squared_hinge | hinge (every solver)
     C_grid: list[float] = field(default_factory=list)   # if given, C is chosen by CV on the training set
     cv_folds: int = 3
     tol: float = 1e-4

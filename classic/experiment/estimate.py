@@ -90,14 +90,16 @@ def estimate(config: ExperimentConfig, data_root: Path, n_images: int = 16, imag
     stages = {"sample": per_image_features * min(enc.sample_images, n_train),
               "vocabulary": vocabulary_iteration * iterations,
               "encode": per_image * n_all}
-    if s.solver == "sgd":      # forward and backward products per epoch
-        stages["svm"] = s.sgd_epochs * 4 * n_train * dim * n_classes / (rate * 1e9)
+    if s.solver != "kernel":   # forward and backward products per epoch (+ the batch's Gram matrix for dcd)
+        per_row = 4 * n_classes + (2 * s.sgd_batch_size if s.solver == "dcd" else 0)
+        stages["svm"] = s.sgd_epochs * per_row * n_train * dim / (rate * 1e9)
     else:                      # Gram matrix; eigendecomposition + LIBLINEAR (~20 passes per class)
         stages["kernel"] = 2 * n_train * n_all * dim / (rate * 1e9)
         stages["svm"] = (4 / 3 * n_train ** 3 + 20 * n_train ** 2 * n_classes) / (rate * 1e9)
     store_bytes = n_all * bytes_per_vector(enc.store_dtype, dim, enc.pq_subvector_dims)
     memory = {"gram_gib": 4 * n_train * n_all / 2 ** 30 if s.solver == "kernel" else 0.0,
-              "sgd_weights_gib": 4 * dim * n_classes / 2 ** 30 if s.solver == "sgd" else 0.0}
+              "sgd_weights_gib": 4 * dim * n_classes / 2 ** 30 if s.solver != "kernel" else 0.0,
+              "dual_variables_gib": 4 * n_train * n_classes / 2 ** 30 if s.solver == "dcd" else 0.0}
     cores = cpu_count()
     projection = {f"{m} machine(s) x {cores} cores": _project(stages, m, cores) for m in workers}
     result = {"config": config.name, "dataset": d.dataset, "n_train": n_train, "n_test": n_test,

@@ -36,7 +36,7 @@ from ..encoding import (PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder
                         VLADEncoder, sample_descriptors)
 from ..encoding.bow import KERNEL_MAPS
 from ..features import DenseSIFT, LocalColourStatistics
-from ..learn import LinearSVM, SGDLinearSVM, evaluate
+from ..learn import DualCoordinateSVM, LinearSVM, SGDLinearSVM, evaluate
 from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
 from .config import ConfigError, ExperimentConfig, dump_config
 from .parallel import cpu_count, dask_client, peak_memory_mb, reset_peak_memory, run_chunks
@@ -45,6 +45,7 @@ from .store import FeatureStore, bytes_per_vector
 STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "kmeans": 1, "pq": 1, "encode": 2, "kernel": 1, "svm": 3}
 ENCODER_KINDS = ("fisher", "vlad", "bow")
 STORE_DTYPES = ("float16", "float32", "pq")
+SOLVERS = ("kernel", "sgd", "dcd")      # LIBLINEAR on the Gram matrix | streaming SGD | streaming dual coordinate descent
 
 
 def build_dataset(config: ExperimentConfig, data_root: Path) -> Dataset:
@@ -161,8 +162,8 @@ class Runner:
         self.xp, _ = get_backend(config.backend)
         self.extractor = descriptor_extractor(config)
         check_encoder(config.encoder)
-        if config.svm.solver not in ("kernel", "sgd"):
-            raise ConfigError(f"svm.solver must be kernel or sgd, got {config.svm.solver!r}")
+        if config.svm.solver not in SOLVERS:
+            raise ConfigError(f"svm.solver must be one of {', '.join(SOLVERS)}, got {config.svm.solver!r}")
         self.stages: list[dict] = []
         self.skipped: dict[str, str] = {}
         self.client = None
@@ -407,8 +408,9 @@ class Runner:
             save_json(folder / "svm.json", {"solver": "kernel", "C": C, "cv": cv})
         return key, self._stage("svm", key, split.name, compute)
 
-    def _svm_sgd(self, encode_key, encode_folder, split, n_classes) -> tuple[str, Path]:
-        """All one-vs-rest SVMs by mini-batch SGD, streaming the training features from the store."""
+    def _svm_streaming(self, encode_key, encode_folder, split, n_classes) -> tuple[str, Path]:
+        """All one-vs-rest SVMs by mini-batch SGD or dual coordinate descent, streaming the training
+        features from the store."""
         s = self.config.svm
         key = stable_hash("svm", STAGE_VERSIONS["svm"], asdict(s), encode_key, self.config.backend,
                           split.train_labels.tolist(), split.test_labels.tolist())
@@ -419,9 +421,11 @@ class Runner:
             labels = np.concatenate([split.train_labels, split.test_labels])
             everything = np.flatnonzero(store.valid)
             train, test = everything[everything < n_train], everything[everything >= n_train]
-            svm = SGDLinearSVM(s.sgd_lambda, s.sgd_eta0, s.sgd_batch_size, s.sgd_epochs, s.sgd_patience,
-                               s.sgd_validation_fraction, average=s.sgd_average, backend=self.config.backend,
-                               seed=self.config.seed).fit(store.subset(train), labels[train])
+            common = dict(lam=s.sgd_lambda, batch_size=s.sgd_batch_size, max_epochs=s.sgd_epochs,
+                          patience=s.sgd_patience, validation_fraction=s.sgd_validation_fraction, loss=s.loss,
+                          backend=self.config.backend, seed=self.config.seed)
+            svm = (SGDLinearSVM(eta0=s.sgd_eta0, average=s.sgd_average, **common) if s.solver == "sgd"
+                   else DualCoordinateSVM(**common)).fit(store.subset(train), labels[train])
             scores = np.full((len(test), n_classes), -np.inf, dtype=np.float32)
             scores[:, svm.classes_] = to_numpy(svm.decision_function(store.subset(test)))
             save_npy(folder / "scores.npy", scores)
@@ -429,7 +433,7 @@ class Runner:
             save_npz(folder / "index.npz", train=train, everything=everything)
             save_npz(folder / "model.npz", coef=to_numpy(svm.coef_).astype(np.float16),
                      intercept=to_numpy(svm.intercept_), classes=svm.classes_)
-            save_json(folder / "svm.json", {"solver": "sgd", "C": None, "best_epoch": svm.best_epoch_,
+            save_json(folder / "svm.json", {"solver": s.solver, "C": None, "best_epoch": svm.best_epoch_,
                                             "history": svm.history_})
         return key, self._stage("svm", key, split.name, compute)
 
@@ -471,8 +475,8 @@ class Runner:
             quantizer = self._quantizer(dataset, split, vocabulary_key, pca_folder, vocabulary_folder)
             encode_key, encode_folder = self._encode(dataset, split, vocabulary_key, pca_folder, vocabulary_folder,
                                                      *quantizer)
-            if cfg.svm.solver == "sgd":
-                _, svm_folder = self._svm_sgd(encode_key, encode_folder, split, n_classes)
+            if cfg.svm.solver != "kernel":
+                _, svm_folder = self._svm_streaming(encode_key, encode_folder, split, n_classes)
             else:
                 kernel_key, kernel_folder = self._kernel(encode_key, encode_folder, split)
                 _, svm_folder = self._svm(kernel_key, kernel_folder, split, n_classes)

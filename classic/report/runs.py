@@ -65,7 +65,7 @@ class TrainedPipeline:
 
     def scores(self, vector) -> np.ndarray:
         """SVM scores (n_classes,) of one encoded image: with a kernel-form model, one pass over the
-        training features in the store; with an SGD model, one product with its weights."""
+        training features in the store; with a streaming (SGD or DCD) model, one product with its weights."""
         wanted = np.asarray(vector, dtype=np.float32)
         if "coef" in self.model:
             raw = self.model["coef"].astype(np.float32) @ wanted + self.model["intercept"]

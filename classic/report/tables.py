@@ -13,7 +13,8 @@ def _pct(x: float) -> str:
 def run_report(config: ExperimentConfig, summary: dict, class_names: list[str], results: list[dict]) -> str:
     e, s, d, values = config.encoder, config.svm, config.data, config.to_dict()
     learner = (f"one-vs-rest linear SVM ({s.loss}, C = {s.C if not s.C_grid else 'by CV from ' + str(s.C_grid)})"
-               if s.solver == "kernel" else f"one-vs-rest linear SVMs by mini-batch SGD (hinge, lambda = {s.sgd_lambda:g})")
+               if s.solver == "kernel" else f"one-vs-rest linear SVMs by mini-batch "
+               f"{'SGD' if s.solver == 'sgd' else 'dual coordinate descent'} ({s.loss}, lambda = {s.sgd_lambda:g})")
     lines = [
         f"# {config.name}",
         "",
@@ -28,7 +29,7 @@ def run_report(config: ExperimentConfig, summary: dict, class_names: list[str], 
     for r in summary["splits"]:
         lines.append(f"| {r['split']} | {_pct(r['mean_class_accuracy'])} | {_pct(r['top1_error'])} | "
                      f"{_pct(r['top5_error'])} | {r['n_train']} | {r['n_test']} | "
-                     f"{'SGD' if r['C'] is None else format(r['C'], 'g')} |")
+                     f"{s.solver.upper() if r['C'] is None else format(r['C'], 'g')} |")
     if len(summary["splits"]) > 1:
         lines.append(f"| **mean ± std** | **{_pct(summary['mean_class_accuracy'])} ± "
                      f"{_pct(summary['mean_class_accuracy_std'])}** | {_pct(summary['top1_error'])} ± "
@@ -106,7 +107,7 @@ def run_row(run: dict) -> dict:
     return {
         "kind": "ours", "method": f"classic ({config['name']})", "year": None,
         "features": _features(config) + (f" + late fusion of {len(fusion['members'])} runs" if fusion else ""),
-        "encoding": _encoding(config) + (", SGD SVM" if config.get("svm", {}).get("solver") == "sgd" else ""),
+        "encoding": _encoding(config) + {"sgd": ", SGD SVM", "dcd": ", DCD SVM"}.get(config.get("svm", {}).get("solver"), ""),
         "dims": encoded_dimension(config),
         **{k: 100 * m[k] for k in METRIC_LABELS},
         **{f"{k}_std": 100 * m[f"{k}_std"] if m["n_splits"] > 1 else None for k in METRIC_LABELS},

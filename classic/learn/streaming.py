@@ -1,0 +1,105 @@
+"""What the streaming one-vs-rest SVM solvers share: class weights, the held-out slice, batches read
+from the store, early stopping, scoring.
+
+Training reads the features batch by batch from any array-like indexable by a sorted index array
+(the experiment layer's feature store), so the features never need to fit in memory; the arithmetic
+runs on the backend of ``xp`` (NumPy or CuPy).  A solver subclass implements ``_begin`` (its state)
+and ``_epoch`` (one pass over the training rows, returning the current model ``(W, b)``).
+
+One-vs-rest is very unbalanced (1 positive for 999 negatives on ImageNet); with ``balance="equal"``
+each class's positives and negatives get equal total weight, the reweighting Perronnin et al. (CVPR
+2012) found essential.  Early stopping on a held-out slice of the training set picks the epoch.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from ..backend import get_backend, to_numpy
+
+LOSSES = ("hinge", "squared_hinge")
+
+
+class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
+    """Base of the streaming solvers; ``coef_`` (C, d), ``intercept_`` (C,), ``history_``, ``best_epoch_``."""
+
+    def _rows(self, X, index):
+        """Rows ``index`` (sorted: sequential reads from the store) as float32 on the backend, and the order."""
+        order = np.sort(index)
+        return self.xp_.asarray(X[order], dtype=self.xp_.float32), order
+
+    def _signs(self, labels):
+        """(B, C) +1 where the row is of the class, -1 elsewhere."""
+        xp = self.xp_
+        return xp.asarray(np.where(labels[:, None] == np.arange(len(self.classes_))[None, :], 1, -1), dtype=xp.float32)
+
+    def fit(self, X, y):
+        xp, _ = get_backend(self.backend)
+        self.xp_ = xp
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        y = np.asarray(y)
+        self.classes_, labels = np.unique(y, return_inverse=True)
+        n, d, n_classes = len(y), X.shape[1], len(self.classes_)
+        rng = np.random.default_rng(self.seed)
+        held_out = _stratified_slice(labels, self.validation_fraction, rng)
+        train = np.setdiff1d(np.arange(n), held_out)
+        counts = np.bincount(labels[train], minlength=n_classes).astype(np.float64)
+        if self.balance == "equal":          # per class: positives and negatives weigh n/2 each
+            positive = len(train) / (2 * np.maximum(counts, 1))
+            negative = len(train) / (2 * np.maximum(len(train) - counts, 1))
+        elif self.balance == "none":
+            positive = negative = np.ones(n_classes)
+        else:
+            raise ValueError(f"balance must be 'equal' or 'none', got {self.balance!r}")
+        self.positive_weight_ = xp.asarray(positive, dtype=xp.float32)
+        self.negative_weight_ = xp.asarray(negative, dtype=xp.float32)
+        self._begin(n, n_classes, d)
+        best, stale, self.history_ = None, 0, []
+        for epoch in range(1, self.max_epochs + 1):
+            W, b = self._epoch(X, labels, train, epoch, rng)
+            accuracy = self._accuracy(X, labels, held_out, W, b) if len(held_out) else float(epoch)
+            self.history_.append({"epoch": epoch, "held_out_mean_class_accuracy": accuracy})
+            if best is None or accuracy > best[0]:
+                best, stale = (accuracy, W.copy(), b.copy(), epoch), 0
+            else:
+                stale += 1
+                if stale >= self.patience:
+                    break
+        self.best_epoch_ = best[3]
+        self.coef_, self.intercept_ = best[1], best[2]
+        return self
+
+    def _weights(self, Y):
+        """(B, C) per-row, per-class weight of the loss."""
+        return self.xp_.where(Y > 0, self.positive_weight_, self.negative_weight_)
+
+    def _accuracy(self, X, labels, index, W, b) -> float:
+        predictions = []
+        for part in np.array_split(np.sort(index), max(1, len(index) // 1024)):
+            rows, _ = self._rows(X, part)
+            predictions.append(to_numpy((rows @ W.T + b).argmax(axis=1)))
+        predictions, truth = np.concatenate(predictions), labels[np.sort(index)]
+        return float(np.mean([np.mean(predictions[truth == c] == c) for c in np.unique(truth)]))
+
+    def decision_function(self, X):
+        """Scores (n, C) of rows X (an array on the estimator's backend, or array-like read in blocks)."""
+        xp = self.xp_
+        parts = [xp.asarray(X[i:i + 1024], dtype=xp.float32) @ self.coef_.T + self.intercept_
+                 for i in range(0, X.shape[0], 1024)]
+        return xp.concatenate(parts) if parts else xp.zeros((0, len(self.classes_)), xp.float32)
+
+    def predict(self, X):
+        return self.classes_[to_numpy(self.decision_function(X)).argmax(axis=1)]
+
+
+def _stratified_slice(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """About ``fraction`` of each class (at least one image of every class with two or more), sorted."""
+    if fraction <= 0:
+        return np.zeros(0, dtype=np.int64)
+    chosen = []
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        if len(members) >= 2:
+            chosen.extend(members[:max(1, int(round(fraction * len(members))))])
+    return np.sort(np.asarray(chosen, dtype=np.int64))
