@@ -95,8 +95,8 @@ def _cmd_estimate(args) -> int:
     for where, hours in result["projection_hours"].items():
         print(f"{where:<28}" + "".join(f"{hours.get(name, float('nan')):>12.2f}" for name in stages))
     print(f"\nfeature store: {result['store_gib']:,.1f} GiB ({config.encoder.store_dtype}); free under {cache}: "
-          f"{result['disk_free_gib']:,.1f} GiB" + ("  ** does not fit: reduce K or the pyramid, or take a subset "
-                                                  "(data.n_classes, data.n_train) **"
+          f"{result['disk_free_gib']:,.1f} GiB" + ("  ** does not fit: set encoder.store_dtype=pq, reduce K or the "
+                                                  "pyramid, or take a subset (data.n_classes, data.n_train) **"
                                                   if result["store_gib"] > result["disk_free_gib"] else ""))
     print("memory: " + ", ".join(f"{k} {v:.1f}" for k, v in result["memory"].items()))
     if args.json:
