@@ -295,12 +295,12 @@ class Runner:
     def _check_disk(self, folder: Path, enc: dict, n_images: int) -> None:
         """Refuse, before any work, a store that the disk would not hold."""
         from ..report.tables import encoded_dimension
-        config = self.config.to_dict()
-        need = n_images * bytes_per_vector(enc["store_dtype"], encoded_dimension(config), enc["pq_subvector_dims"])
+        dimension = encoded_dimension(self.config.to_dict())
+        need = n_images * bytes_per_vector(enc["store_dtype"], dimension, enc["pq_subvector_dims"])
         folder.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(folder).free
         if need > free:
-            pq = n_images * bytes_per_vector("pq", encoded_dimension(config), enc["pq_subvector_dims"])
+            pq = n_images * bytes_per_vector("pq", dimension, enc["pq_subvector_dims"])
             raise RuntimeError(f"the feature store needs {need / 2 ** 30:,.1f} GiB for {n_images:,} images but only "
                                f"{free / 2 ** 30:,.1f} GiB are free under {folder}: set encoder.store_dtype=pq "
                                f"(~{pq / 2 ** 30:,.1f} GiB), shrink the encoding, or free space")
