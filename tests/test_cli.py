@@ -85,4 +85,6 @@ def test_estimate_projects_from_measured_images(tmp_path, capsys):
     assert main(["estimate", str(REPO / "experiments" / "ilsvrc2012_fv.yaml"), "--images", str(CALTECH / "airplanes"),
                  "--n-images", "1", "--set", "data.n_classes=100", "--set", "encoder.n_components=16",
                  "--json", str(out)]) == 0                                     # the config's PQ store
-    assert json.loads(out.read_text())["store_gib"] == pytest.approx(result["store_gib"] / 16)     # 1 byte per 8 dims
+    pq = json.loads(out.read_text())
+    assert pq["store_gib"] == pytest.approx(result["store_gib"] / 16)                                # 1 byte per 8 dims
+    assert pq["stage_seconds_one_thread"]["pq"] > 0                        # fitting the codebooks, timed

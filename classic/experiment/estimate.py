@@ -6,7 +6,9 @@ configured).  The per-dataset stages are projected from measured rates: one EM i
 vocabulary on the configured sample size, this machine's float32 matrix-multiply rate for the Gram
 matrix, the SVM solver's cost model.  The projection covers: this machine (all cores as workers),
 N machines like it (Dask workers), and one GPU when the GPU check's figures are given
-(``--gpu-results benchmarks/gpu_results.json``).  Disk: the feature store at its dtype.
+(``--gpu-results benchmarks/gpu_results.json``).  Disk: the feature store at its dtype.  With a PQ
+store, fitting the codebooks and quantising each image are timed on 16 sub-quantisers and scaled
+to the encoding's dimension.
 
 Where the dataset is not on this machine (ImageNet), ``images`` names any folder of sample images and
 the dataset's published size is used; the images stand in for its per-image cost.
@@ -22,7 +24,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..data import ImageError, load_image
-from ..encoding import sample_descriptors
+from ..encoding import ProductQuantizer, sample_descriptors
 from .config import ExperimentConfig
 from .parallel import cpu_count
 from .runner import build_dataset, descriptor_extractor, make_encoder
@@ -86,10 +88,16 @@ def estimate(config: ExperimentConfig, data_root: Path, n_images: int = 16, imag
     dim = _dimension(config)
     n_all = n_train + n_test
     iterations = enc.gmm_max_iter if enc.kind == "fisher" else enc.kmeans_iter
+    if enc.store_dtype == "pq":
+        pq_fit, pq_per_image = _pq_seconds(enc, dim, min(enc.pq_train_images, n_train), config.seed)
+        per_image_encode += pq_per_image
     per_image = per_image_features + per_image_encode
     stages = {"sample": per_image_features * min(enc.sample_images, n_train),
               "vocabulary": vocabulary_iteration * iterations,
               "encode": per_image * n_all}
+    if enc.store_dtype == "pq":    # the codebooks' training images are encoded twice: as floats, then as codes
+        stages["pq"] = pq_fit
+        stages["encode"] += per_image * min(enc.pq_train_images, n_train)
     if s.solver != "kernel":   # forward and backward products per epoch (+ the batch's Gram matrix for dcd)
         per_row = 4 * n_classes + (2 * s.sgd_batch_size if s.solver == "dcd" else 0)
         stages["svm"] = s.sgd_epochs * per_row * n_train * dim / (rate * 1e9)
@@ -116,6 +124,22 @@ def estimate(config: ExperimentConfig, data_root: Path, n_images: int = 16, imag
         if "images_per_second" in gpu:
             result["projection_hours"]["one GPU"] = {"total": n_all / gpu["images_per_second"] / 3600}
     return result
+
+
+def _pq_seconds(enc, dim: int, n_vectors: int, seed: int, probe: int = 16) -> tuple[float, float]:
+    """One thread's seconds to fit the PQ codebooks of ``dim`` dimensions on ``n_vectors`` vectors and
+    to quantise one image, from ``probe`` sub-quantisers on random vectors (k-means costs the same)."""
+    m = enc.pq_subvector_dims
+    X = np.random.default_rng(seed).standard_normal((max(n_vectors, 2 ** enc.pq_bits), probe * m), dtype=np.float32)
+    scale = dim / m / probe
+    with threadpool_limits(1):
+        start = time.perf_counter()
+        pq = ProductQuantizer(m, enc.pq_bits, enc.pq_iter, seed).fit(X)
+        fit = (time.perf_counter() - start) * scale
+        start = time.perf_counter()
+        pq.transform(X[:256])
+        per_image = (time.perf_counter() - start) / min(256, len(X)) * scale
+    return fit, per_image
 
 
 def _dimension(config: ExperimentConfig) -> int:
