@@ -41,15 +41,7 @@ class DualCoordinateSVM(StreamingLinearSVM):
     def __init__(self, lam: float = 1e-4, batch_size: int = 256, max_epochs: int = 30, patience: int = 5,
                  validation_fraction: float = 0.1, balance: str = "equal", loss: str = "hinge",
                  backend: str = "numpy", seed: int = 0):
-        self.lam = lam
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.balance = balance
-        self.loss = loss
-        self.backend = backend
-        self.seed = seed
+        super().__init__(lam, batch_size, max_epochs, patience, validation_fraction, balance, loss, backend, seed)
 
     def _begin(self, n, n_classes, d):
         xp = self.xp_

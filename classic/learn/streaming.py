@@ -21,7 +21,23 @@ LOSSES = ("hinge", "squared_hinge")
 
 
 class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
-    """Base of the streaming solvers; ``coef_`` (C, d), ``intercept_`` (C,), ``history_``, ``best_epoch_``."""
+    """Base of the streaming solvers; ``coef_`` (C, d), ``intercept_`` (C,), ``history_``, ``best_epoch_``.
+
+    ``lam`` is the regularisation, ``batch_size`` the rows per matrix product, ``max_epochs`` the passes,
+    ``patience`` the passes without held-out improvement before stopping, ``validation_fraction`` the
+    held-out slice (0: train on everything, keep the last pass), ``balance`` "equal" or "none"."""
+
+    def __init__(self, lam: float, batch_size: int, max_epochs: int, patience: int, validation_fraction: float,
+                 balance: str, loss: str, backend: str, seed: int):
+        self.lam = lam
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.balance = balance
+        self.loss = loss
+        self.backend = backend
+        self.seed = seed
 
     def _rows(self, X, index):
         """Rows ``index`` (sorted: sequential reads from the store) as float32 on the backend, and the order."""
