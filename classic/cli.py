@@ -89,13 +89,16 @@ def _cmd_estimate(args) -> int:
     print(f"measured on {m['images']} images, one thread: decode + descriptors "
           f"{1000 * m['seconds_per_image_decode_and_descriptors']:.0f} ms/image ({m['descriptors_per_image']:,.0f} "
           f"descriptors), encoding {1000 * m['seconds_per_image_encode']:.0f} ms/image, vocabulary "
-          f"{m['vocabulary_seconds_per_iteration']:.1f} s/iteration, matmul {m['matmul_gflops_per_thread']:.0f} GFLOP/s")
+          f"{m['vocabulary_seconds_per_iteration']:.1f} s/iteration, matmul {m['matmul_gflops_per_thread']:.0f} GFLOP/s"
+          + (f", PQ codebooks {m['seconds_pq_fit']:,.0f} s + {1000 * m['seconds_per_image_pq']:.1f} ms/image (in the "
+             f"encoding)" if "seconds_pq_fit" in m else ""))
     stages = list(next(iter(result["projection_hours"].values())))
     print(f"\n{'projection (hours)':<28}" + "".join(f"{name:>12}" for name in stages))
     for where, hours in result["projection_hours"].items():
         print(f"{where:<28}" + "".join(f"{hours.get(name, float('nan')):>12.2f}" for name in stages))
     print(f"\nfeature store: {result['store_gib']:,.1f} GiB ({config.encoder.store_dtype}); free under {cache}: "
-          f"{result['disk_free_gib']:,.1f} GiB" + ("  ** does not fit: set encoder.store_dtype=pq, reduce K or the "
+          f"{result['disk_free_gib']:,.1f} GiB" + ("  ** does not fit: " + ("" if config.encoder.store_dtype == "pq"
+                                                  else "set encoder.store_dtype=pq, ") + "reduce K or the "
                                                   "pyramid, or take a subset (data.n_classes, data.n_train) **"
                                                   if result["store_gib"] > result["disk_free_gib"] else ""))
     print("memory: " + ", ".join(f"{k} {v:.1f}" for k, v in result["memory"].items()))

@@ -116,7 +116,9 @@ def estimate(config: ExperimentConfig, data_root: Path, n_images: int = 16, imag
                            "seconds_per_image_encode": per_image_encode,
                            "descriptors_per_image": float(np.mean([len(f) for f in features])),
                            "vocabulary_seconds_per_iteration": vocabulary_iteration,
-                           "matmul_gflops_per_thread": rate},
+                           "matmul_gflops_per_thread": rate,
+                           **({"seconds_pq_fit": pq_fit, "seconds_per_image_pq": pq_per_image}
+                              if enc.store_dtype == "pq" else {})},
               "stage_seconds_one_thread": stages, "store_gib": store_bytes / 2 ** 30, "memory": memory,
               "projection_hours": projection}
     if gpu_results is not None and Path(gpu_results).is_file():

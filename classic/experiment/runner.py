@@ -301,9 +301,10 @@ class Runner:
         free = shutil.disk_usage(folder).free
         if need > free:
             pq = n_images * bytes_per_vector("pq", dimension, enc["pq_subvector_dims"])
+            switch = f"set encoder.store_dtype=pq (~{pq / 2 ** 30:,.1f} GiB), " if enc["store_dtype"] != "pq" else ""
             raise RuntimeError(f"the feature store needs {need / 2 ** 30:,.1f} GiB for {n_images:,} images but only "
-                               f"{free / 2 ** 30:,.1f} GiB are free under {folder}: set encoder.store_dtype=pq "
-                               f"(~{pq / 2 ** 30:,.1f} GiB), shrink the encoding, or free space")
+                               f"{free / 2 ** 30:,.1f} GiB are free under {folder}: {switch}shrink the encoding, "
+                               f"take a subset, or free space")
 
     def _quantizer(self, dataset, split, vocabulary_key, pca_folder, vocabulary_folder) -> tuple[str | None, Path | None]:
         """PQ codebooks fitted on the encodings of up to ``pq_train_images`` random training images."""
