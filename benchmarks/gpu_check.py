@@ -6,7 +6,8 @@
     PYTHONPATH=. python benchmarks/gpu_check.py --backend numpy    # dry run of the whole script on the CPU
 
 (a) compares the GPU and CPU outputs of every kernel (dense SIFT, PCA projection, GMM EM, batched
-Fisher vectors, SVM decision function) on real images and states the tolerance met; (b) times each
+Fisher vectors, product quantisation, the streaming SGD and dual-coordinate SVMs, the SVM decision
+function) on real images and states the tolerance met; (b) times each
 stage and the whole pipeline in images/s; (c) projects ImageNet-1k (1.28 M + 50 k images) on one GPU.
 Needs only NumPy, SciPy, scikit-learn, Pillow (and CuPy for the GPU): no install step, no network.
 """
@@ -24,11 +25,11 @@ import numpy as np
 
 from classic.backend import get_backend, to_numpy
 from classic.data import load_image
-from classic.encoding import PCA, DiagonalGMM
+from classic.encoding import PCA, DiagonalGMM, ProductQuantizer
 from classic.encoding.fisher import fisher_vectors
 from classic.features import nonzero_rows
 from classic.features.dsift import phow
-from classic.learn import LinearSVM
+from classic.learn import DualCoordinateSVM, LinearSVM, SGDLinearSVM
 
 HERE = Path(__file__).resolve().parent
 IMAGENET_IMAGES = 1_281_167 + 50_000
@@ -126,7 +127,26 @@ def main(argv=None):
     seconds["fisher_vectors"] = t / len(images)
     check("Fisher vectors (batched), max |diff|", float(np.abs(to_numpy(fv_gpu) - fv_cpu).max()), 1e-4)
 
+    # product quantisation of the Fisher vectors (4 bits: 16 centroids for 32 images), fit and codes
+    pq_cpu = ProductQuantizer(8, 4, n_iter=5, seed=0).fit(fv_cpu)
+    t, pq_gpu = timed(xp, lambda: ProductQuantizer(8, 4, n_iter=5, seed=0).fit(xp.asarray(fv_cpu)), repeats=1)
+    seconds["pq_fit_32_vectors"] = t
+    # k-means may take another seed on a rounding difference: compare the quality, not the labels
+    check("PQ relative squared error, relative |diff|", abs(pq_gpu.distortion_ / pq_cpu.distortion_ - 1), 1e-2)
+    pq_dev = ProductQuantizer.from_arrays({k: xp.asarray(v) for k, v in pq_cpu.to_arrays().items()})
+    t, codes_gpu = timed(xp, lambda: pq_dev.transform(xp.asarray(fv_cpu)))
+    seconds["pq_encode"] = t / len(images)
+    check("PQ codes (CPU codebooks) differing, fraction", float(np.mean(to_numpy(codes_gpu) != pq_cpu.transform(fv_cpu))),
+          1e-3)
+
     labels = np.arange(len(images)) % 4
+    for solver in (SGDLinearSVM, DualCoordinateSVM):
+        options = dict(lam=1e-3, batch_size=8, max_epochs=5, patience=5, validation_fraction=0, seed=0)
+        cpu_model = solver(**options).fit(fv_cpu, labels)
+        t, gpu_model = timed(xp, lambda: solver(backend=args.backend, **options).fit(fv_cpu, labels), repeats=1)
+        seconds[f"{solver.__name__}_5_epochs_32_images"] = t
+        check(f"{solver.__name__} weights, max |diff| / max |w|", float(
+            np.abs(to_numpy(gpu_model.coef_) - cpu_model.coef_).max() / np.abs(cpu_model.coef_).max()), 1e-3)
     svm = LinearSVM(C=10).fit(fv_cpu, labels)
     svm_gpu_coef = xp.asarray(svm.coef_)
     t, scores_gpu = timed(xp, lambda: xp.asarray(fv_gpu) @ svm_gpu_coef.T + xp.asarray(svm.intercept_))
@@ -137,7 +157,8 @@ def main(argv=None):
     print("(b) time per image on", args.backend)
     per_image = seconds["dense_sift"] + seconds["pca_projection"] + seconds["fisher_vectors"] + seconds["svm_decision"]
     for name, s in seconds.items():
-        print(f"  {name:<24} {1000 * s:9.2f} ms" + ("" if name.startswith("gmm") else " per image"))
+        whole = name.startswith(("gmm", "pq_fit", "SGD", "Dual"))
+        print(f"  {name:<34} {1000 * s:9.2f} ms" + ("" if whole else " per image"))
     cores = os.cpu_count() or 1
     decode_rate = cores / decode_per_image
     device_rate = 1 / per_image
