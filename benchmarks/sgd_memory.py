@@ -1,6 +1,7 @@
-"""Peak memory of the streaming SGD SVM at two training-set sizes, reading a real feature store.
+"""Peak memory of a streaming SVM (SGD, or dual coordinate descent with its dual variables in a file)
+at two training-set sizes, reading a real feature store.
 
-    .venv/bin/python benchmarks/sgd_memory.py cache/encode/<key> --sizes 1000,3000 --classes 102
+    .venv/bin/python benchmarks/sgd_memory.py cache/encode/<key> --sizes 1000,3000 --classes 102 [--solver dcd]
 
 Each size is fitted in a fresh process (so that one fit's pages do not count for the other) on the
 first rows of the store with labels cycling over the classes (memory does not depend on the labels);
@@ -16,18 +17,27 @@ import time
 from pathlib import Path
 
 
-def fit_once(folder: str, n: int, classes: int, epochs: int) -> dict:
+def fit_once(folder: str, n: int, classes: int, epochs: int, solver: str) -> dict:
+    import tempfile
+
     import numpy as np
 
     from classic.experiment.parallel import peak_memory_mb, reset_peak_memory
-    from classic.experiment.store import FeatureStore
-    from classic.learn import SGDLinearSVM
+    from classic.experiment.store import FeatureStore, RowFile
+    from classic.learn import DualCoordinateSVM, SGDLinearSVM
     store = FeatureStore(folder)
     reset_peak_memory()
     baseline = peak_memory_mb()
     labels = np.arange(n) % classes
     start = time.perf_counter()
-    model = SGDLinearSVM(max_epochs=epochs, patience=epochs).fit(store.subset(np.arange(n)), labels)
+    if solver == "sgd":
+        model = SGDLinearSVM(max_epochs=epochs, patience=epochs).fit(store.subset(np.arange(n)), labels)
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            dual = RowFile(Path(scratch) / "dual.f32", (n, classes))
+            model = DualCoordinateSVM(max_epochs=epochs, patience=epochs).fit(store.subset(np.arange(n)), labels,
+                                                                              dual=dual)
+            dual.close()
     seconds = time.perf_counter() - start
     return {"n": n, "dims": store.shape[1], "classes": classes, "epochs": len(model.history_),
             "seconds_per_epoch": seconds / len(model.history_), "peak_mb": peak_memory_mb(),
@@ -40,15 +50,16 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="1000,3000")
     parser.add_argument("--classes", type=int, default=102)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--solver", choices=["sgd", "dcd"], default="sgd")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)      # internal: fit one size, print JSON
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(fit_once(args.store, args.one, args.classes, args.epochs)))
+        print(json.dumps(fit_once(args.store, args.one, args.classes, args.epochs, args.solver)))
         return 0
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         out = subprocess.run([sys.executable, __file__, args.store, "--one", str(n), "--classes", str(args.classes),
-                              "--epochs", str(args.epochs)], capture_output=True, text=True, check=True,
+                              "--epochs", str(args.epochs), "--solver", args.solver], capture_output=True, text=True, check=True,
                              cwd=Path(__file__).resolve().parents[1])
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"{'training images':>16} {'dims':>9} {'peak MiB':>9} {'above start':>12} {'s/epoch':>8}")

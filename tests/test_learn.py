@@ -125,3 +125,20 @@ def test_dual_coordinate_svm_balanced_weights_are_per_class_costs():
         reference = LinearSVC(C=1 / (lam * 240), loss="hinge", tol=1e-8, max_iter=1_000_000)
         reference.fit(X, np.where(positive, 1, -1), sample_weight=weight)
         np.testing.assert_allclose(ours.coef_[c], reference.coef_[0], atol=1e-3 * np.abs(reference.coef_).max())
+
+
+def test_dual_variables_can_live_in_a_file_read_and_written_by_rows(tmp_path):
+    from classic.experiment.store import RowFile
+    from classic.learn import DualCoordinateSVM
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 30)).astype(np.float32)
+    y = np.repeat(np.arange(3), 40)
+    X[:, :3] += 2 * np.eye(3, dtype=np.float32)[y]
+    dual = RowFile(tmp_path / "dual.f32", (120, 3))
+    assert not dual[[0, 119]].any()                                   # starts at zero
+    options = dict(lam=1e-2, batch_size=32, max_epochs=5, validation_fraction=0)
+    on_disk = DualCoordinateSVM(**options).fit(X, y, dual=dual)
+    in_memory = DualCoordinateSVM(**options).fit(X, y)
+    np.testing.assert_array_equal(on_disk.coef_, in_memory.coef_)
+    np.testing.assert_array_equal(dual[np.arange(120)], in_memory.alpha_)
+    dual.close()

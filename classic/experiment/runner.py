@@ -40,7 +40,7 @@ from ..learn import DualCoordinateSVM, LinearSVM, SGDLinearSVM, evaluate
 from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
 from .config import ConfigError, ExperimentConfig, dump_config
 from .parallel import cpu_count, dask_client, peak_memory_mb, reset_peak_memory, run_chunks
-from .store import FeatureStore, bytes_per_vector
+from .store import FeatureStore, RowFile, bytes_per_vector
 
 STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "kmeans": 1, "pq": 1, "encode": 2, "kernel": 1, "svm": 3}
 ENCODER_KINDS = ("fisher", "vlad", "bow")
@@ -425,8 +425,17 @@ class Runner:
             common = dict(lam=s.sgd_lambda, batch_size=s.sgd_batch_size, max_epochs=s.sgd_epochs,
                           patience=s.sgd_patience, validation_fraction=s.sgd_validation_fraction, loss=s.loss,
                           backend=self.config.backend, seed=self.config.seed)
-            svm = (SGDLinearSVM(eta0=s.sgd_eta0, average=s.sgd_average, **common) if s.solver == "sgd"
-                   else DualCoordinateSVM(**common)).fit(store.subset(train), labels[train])
+            if s.solver == "sgd":
+                svm = SGDLinearSVM(eta0=s.sgd_eta0, average=s.sgd_average, **common).fit(store.subset(train),
+                                                                                         labels[train])
+            else:     # the dual variables in a file beside the model: memory does not grow with n
+                folder.mkdir(parents=True, exist_ok=True)
+                dual = RowFile(folder / "dual.f32", (len(train), len(np.unique(labels[train]))))
+                try:
+                    svm = DualCoordinateSVM(**common).fit(store.subset(train), labels[train], dual=dual)
+                finally:
+                    dual.close()
+                    dual.path.unlink()
             scores = np.full((len(test), n_classes), -np.inf, dtype=np.float32)
             scores[:, svm.classes_] = to_numpy(svm.decision_function(store.subset(test)))
             save_npy(folder / "scores.npy", scores)

@@ -13,6 +13,7 @@ estimator streams from disk without knowing about shards.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,30 @@ class FeatureStore:
 
     def subset(self, indices) -> "StoreView":
         return StoreView(self, np.asarray(indices))
+
+
+class RowFile:
+    """A zero-filled float32 (n, width) array in a file, read and written by rows with ``os.pread`` /
+    ``os.pwrite``: memory holds only the rows in use (a streaming solver's per-image state)."""
+
+    def __init__(self, path, shape: tuple[int, int]):
+        self.path, self.shape = Path(path), shape
+        with open(self.path, "wb") as f:
+            f.truncate(shape[0] * shape[1] * 4)          # a sparse file: zeros without writing them
+        self._fd = os.open(self.path, os.O_RDWR)
+        self._row_bytes = shape[1] * 4
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return np.stack([np.frombuffer(os.pread(self._fd, self._row_bytes, int(r) * self._row_bytes), np.float32)
+                         for r in rows]) if len(rows) else np.zeros((0, self.shape[1]), np.float32)
+
+    def __setitem__(self, rows, values) -> None:
+        values = np.ascontiguousarray(values, dtype=np.float32)
+        for r, v in zip(rows, values):
+            os.pwrite(self._fd, v.tobytes(), int(r) * self._row_bytes)
+
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 class StoreView:

@@ -26,12 +26,16 @@ later rows' scores through the batch's Gram matrix :math:`X_B X_B^\top` (B x B),
 exactly sequential coordinate descent.
 
 The dual variables take n x C floats (ImageNet: 1.28 M x 1,000 x 4 bytes = 5 GB), the price of
-convergence in a few passes where SGD needs many on few, high-dimensional samples.
+convergence in a few passes where SGD needs many on few, high-dimensional samples.  They live in
+host memory, or in any zero-filled array-like given to ``fit(..., dual=...)`` that reads and writes
+rows by index (the experiment layer passes a file), so that memory need not grow with n; only the
+batch's rows visit the backend.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..backend import to_numpy
 from .streaming import StreamingLinearSVM
 
 
@@ -43,10 +47,16 @@ class DualCoordinateSVM(StreamingLinearSVM):
                  backend: str = "numpy", seed: int = 0):
         super().__init__(lam, batch_size, max_epochs, patience, validation_fraction, balance, loss, backend, seed)
 
+    def fit(self, X, y, dual=None):
+        """``dual``: optional zero-filled (n, n_classes) float32 array-like for the dual variables."""
+        self.alpha_ = dual
+        return super().fit(X, y)
+
     def _begin(self, n, n_classes, d):
         xp = self.xp_
         self.W_, self.b_ = xp.zeros((n_classes, d), dtype=xp.float32), xp.zeros(n_classes, dtype=xp.float32)
-        self.alpha_ = xp.zeros((n, n_classes), dtype=xp.float32)
+        if self.alpha_ is None:
+            self.alpha_ = np.zeros((n, n_classes), dtype=np.float32)
 
     def _epoch(self, X, labels, train, epoch, rng):
         xp, W, b = self.xp_, self.W_, self.b_
@@ -61,7 +71,7 @@ class DualCoordinateSVM(StreamingLinearSVM):
                 upper, diagonal = xp.full_like(cost, xp.inf), 0.5 / cost
             gram = rows @ rows.T + 1                                             # x~_i . x~_j
             scores = rows @ W.T + b
-            alpha = self.alpha_[order]
+            alpha = xp.asarray(self.alpha_[order])
             change = xp.zeros_like(alpha)
             for j in range(len(order)):
                 gradient = Y[j] * scores[j] - 1 + diagonal[j] * alpha[j]
@@ -69,7 +79,7 @@ class DualCoordinateSVM(StreamingLinearSVM):
                 change[j] = (updated - alpha[j]) * Y[j]
                 alpha[j] = updated
                 scores += gram[:, j:j + 1] * change[j][None, :]
-            self.alpha_[order] = alpha
+            self.alpha_[order] = to_numpy(alpha)
             W += change.T @ rows
             b += change.sum(axis=0)
         return W, b
