@@ -107,7 +107,7 @@ def estimate(config: ExperimentConfig, data_root: Path, n_images: int = 16, imag
     store_bytes = n_all * bytes_per_vector(enc.store_dtype, dim, enc.pq_subvector_dims)
     memory = {"gram_gib": 4 * n_train * n_all / 2 ** 30 if s.solver == "kernel" else 0.0,
               "sgd_weights_gib": 4 * dim * n_classes / 2 ** 30 if s.solver != "kernel" else 0.0,
-              "dual_variables_gib": 4 * n_train * n_classes / 2 ** 30 if s.solver == "dcd" else 0.0}
+              "dual_variables_disk_gib": 4 * n_train * n_classes / 2 ** 30 if s.solver == "dcd" else 0.0}
     cores = cpu_count()
     projection = {f"{m} machine(s) x {cores} cores": _project(stages, m, cores) for m in workers}
     result = {"config": config.name, "dataset": d.dataset, "n_train": n_train, "n_test": n_test,
