@@ -74,7 +74,8 @@ def _encoding(config: dict) -> str:
     name = {"fisher": "improved FV" if e.get("improved", True) else "FV", "vlad": "VLAD",
             "bow": f"{e.get('assignment', 'hard')} BoW" + (f" + {e.get('kernel_map')} map"
                                                           if e.get("kernel_map", "chi2") != "linear" else "")}[kind]
-    return f"{name}, K = {e['n_components']}, {pyramid}"
+    store = f", PQ store ({e.get('pq_subvector_dims', 8)} dims/byte)" if e.get("store_dtype") == "pq" else ""
+    return f"{name}, K = {e['n_components']}, {pyramid}{store}"
 
 
 def encoded_dimension(config: dict) -> int:
