@@ -62,11 +62,12 @@ def test_gmm_log_likelihood_matches_sklearn_on_real_descriptors(fitted):
 
 
 def test_posteriors_have_no_denormals(fitted):
-    """Tiny posteriors are cut to exactly 0: float32 denormals make x86 matrix products ~100x slower."""
+    """Tiny posteriors are floored at e^-30 of a point's largest (over at most K components): float32
+    denormals make x86 matrix products ~100x slower."""
     pca, gmm, sample = fitted
     gamma, _ = gmm.responsibilities(pca.transform(sample[:5000]))
-    assert not np.any((gamma > 0) & (gamma < np.finfo(np.float32).tiny))
-    assert (gamma == 0).mean() > 0.2                      # many real posteriors are (near) zero
+    assert gamma.min() >= np.exp(-30.0) / gmm.n_components * (1 - 1e-5) > np.finfo(np.float32).tiny
+    assert (gamma < 1e-12).mean() > 0.2                   # many real posteriors are at the floor
     np.testing.assert_allclose(gamma.sum(axis=1), 1, rtol=1e-5)
 
 

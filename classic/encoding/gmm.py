@@ -37,7 +37,7 @@ from ..backend import array_module
 from .kmeans import kmeans_plus_plus, squared_distances
 
 _CHUNK = 32768              # points per E-step block: bounds the (chunk, K) responsibility matrix
-_LOG_POSTERIOR_CUT = -30.0  # posteriors below exp(-30) are set to 0 (see DiagonalGMM.responsibilities)
+_LOG_POSTERIOR_CUT = -30.0  # log-posteriors are floored 30 below the largest (see DiagonalGMM.responsibilities)
 
 
 def kmeans(X, k: int, n_iter: int, rng: np.random.Generator):
@@ -98,15 +98,17 @@ class DiagonalGMM(BaseEstimator):
     def responsibilities(self, X, moments=None):
         """(gamma (n, K), log p(x) (n,)) for a block of points; ``moments`` = stacked_moments(X) if at hand.
 
-        Posteriors below exp(-30) ~ 1e-13 are set to exactly 0 (VLFeat drops those below 1e-6).  Their
-        contribution is far below float32 resolution, and without the cut they would fall into the
-        denormal range, where x86 arithmetic, matrix products included, runs ~100x slower.
+        Log-posteriors more than 30 below a point's largest are raised to that floor: posteriors of
+        ~1e-13 relative to the largest (VLFeat drops those below 1e-6), far below float32 resolution in
+        every statistic, and never in the denormal range, where x86 arithmetic, matrix products
+        included, runs ~100x slower.  Clamping costs one pass; setting them to exactly zero through a
+        mask cost 1.5x as much (the softmax is a third of a Fisher vector's time).
         """
         xp = array_module(X)
         shifted = self._log_joint(moments if moments is not None else stacked_moments(X))
         top = shifted.max(axis=1, keepdims=True)
         shifted -= top
-        shifted[shifted < _LOG_POSTERIOR_CUT] = -xp.inf
+        xp.maximum(shifted, _LOG_POSTERIOR_CUT, out=shifted)
         gamma = xp.exp(shifted, out=shifted)
         total = gamma.sum(axis=1, keepdims=True)
         gamma /= total
