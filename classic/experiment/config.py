@@ -89,6 +89,7 @@ class SVMConfig:
     sgd_patience: int = 5                # sgd: stop after this many epochs without held-out improvement
     sgd_validation_fraction: float = 0.1
     sgd_average: bool = True             # sgd: averaged iterates (ASGD)
+    dcd_tol: float = 0.1                 # dcd: stop when the optimality violation fell to this share of the first pass's
 
 
 @dataclass

@@ -432,7 +432,8 @@ class Runner:
                 folder.mkdir(parents=True, exist_ok=True)
                 dual = RowFile(folder / "dual.f32", (len(train), len(np.unique(labels[train]))))
                 try:
-                    svm = DualCoordinateSVM(**common).fit(store.subset(train), labels[train], dual=dual)
+                    svm = DualCoordinateSVM(tol=s.dcd_tol, **common).fit(store.subset(train), labels[train],
+                                                                         dual=dual)
                 finally:
                     dual.close()
                     dual.path.unlink()

@@ -43,9 +43,10 @@ class DualCoordinateSVM(StreamingLinearSVM):
     """``fit(X, y)`` with X (n, d) array-like (rows are read per batch); ``coef_`` (C, d), ``intercept_`` (C,)."""
 
     def __init__(self, lam: float = 1e-4, batch_size: int = 256, max_epochs: int = 30, patience: int = 5,
-                 validation_fraction: float = 0.1, balance: str = "equal", loss: str = "hinge",
+                 validation_fraction: float = 0.1, balance: str = "equal", loss: str = "hinge", tol: float = 0.1,
                  backend: str = "numpy", seed: int = 0):
         super().__init__(lam, batch_size, max_epochs, patience, validation_fraction, balance, loss, backend, seed)
+        self.tol = tol
 
     def fit(self, X, y, dual=None):
         """``dual``: optional zero-filled (n, n_classes) float32 array-like for the dual variables."""
@@ -57,10 +58,12 @@ class DualCoordinateSVM(StreamingLinearSVM):
         self.W_, self.b_ = xp.zeros((n_classes, d), dtype=xp.float32), xp.zeros(n_classes, dtype=xp.float32)
         if self.alpha_ is None:
             self.alpha_ = np.zeros((n, n_classes), dtype=np.float32)
+        self.violations_ = []
 
     def _epoch(self, X, labels, train, epoch, rng):
         xp, W, b = self.xp_, self.W_, self.b_
         cost_scale = 1.0 / (self.lam * len(train))            # C_ic = omega_ic / (lambda n)
+        worst = xp.zeros((), dtype=xp.float32)                # largest projected gradient of the pass
         for batch in np.array_split(rng.permutation(train), max(1, len(train) // self.batch_size)):
             rows, order = self._rows(X, batch)
             Y = self._signs(labels[order])
@@ -75,6 +78,9 @@ class DualCoordinateSVM(StreamingLinearSVM):
             change = xp.zeros_like(alpha)
             for j in range(len(order)):
                 gradient = Y[j] * scores[j] - 1 + diagonal[j] * alpha[j]
+                projected = xp.where(alpha[j] <= 0, xp.minimum(gradient, 0),
+                                     xp.where(alpha[j] >= upper[j], xp.maximum(gradient, 0), gradient))
+                worst = xp.maximum(worst, xp.abs(projected).max())
                 updated = xp.clip(alpha[j] - gradient / (gram[j, j] + diagonal[j]), 0, upper[j])
                 change[j] = (updated - alpha[j]) * Y[j]
                 alpha[j] = updated
@@ -82,4 +88,13 @@ class DualCoordinateSVM(StreamingLinearSVM):
             self.alpha_[order] = to_numpy(alpha)
             W += change.T @ rows
             b += change.sum(axis=0)
+        self.violations_.append(float(worst))
         return W, b
+
+    def _progress(self) -> dict:
+        return {"max_projected_gradient": self.violations_[-1]}
+
+    def _converged(self) -> bool:
+        """LIBLINEAR's stopping rule, relative: the largest violation of the optimality conditions
+        (projected gradient) fell below ``tol`` times that of the first pass."""
+        return len(self.violations_) > 1 and self.violations_[-1] <= self.tol * self.violations_[0]

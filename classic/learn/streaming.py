@@ -75,16 +75,27 @@ class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
         for epoch in range(1, self.max_epochs + 1):
             W, b = self._epoch(X, labels, train, epoch, rng)
             accuracy = self._accuracy(X, labels, held_out, W, b) if len(held_out) else float(epoch)
-            self.history_.append({"epoch": epoch, "held_out_mean_class_accuracy": accuracy})
+            self.history_.append({"epoch": epoch, "held_out_mean_class_accuracy": accuracy, **self._progress()})
             if best is None or accuracy > best[0]:
                 best, stale = (accuracy, W.copy(), b.copy(), epoch), 0
             else:
                 stale += 1
                 if stale >= self.patience:
                     break
+            if self._converged():
+                best = (accuracy, W.copy(), b.copy(), epoch)      # the optimum itself: keep the last pass
+                break
         self.best_epoch_ = best[3]
         self.coef_, self.intercept_ = best[1], best[2]
         return self
+
+    def _progress(self) -> dict:
+        """What the solver reports per pass beside the held-out accuracy."""
+        return {}
+
+    def _converged(self) -> bool:
+        """True when the solver knows it has reached its optimum (then the last pass is kept)."""
+        return False
 
     def _weights(self, Y):
         """(B, C) per-row, per-class weight of the loss."""
