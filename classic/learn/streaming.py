@@ -83,7 +83,6 @@ class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
                 if stale >= self.patience:
                     break
             if self._converged():
-                best = (accuracy, W.copy(), b.copy(), epoch)      # the optimum itself: keep the last pass
                 break
         self.best_epoch_ = best[3]
         self.coef_, self.intercept_ = best[1], best[2]
@@ -94,7 +93,7 @@ class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
         return {}
 
     def _converged(self) -> bool:
-        """True when the solver knows it has reached its optimum (then the last pass is kept)."""
+        """True when the solver knows it has reached its optimum: no further pass is run."""
         return False
 
     def _weights(self, Y):
