@@ -97,7 +97,7 @@ def estimate(config: ExperimentConfig, data_root: Path, n_images: int = 16, imag
               "encode": per_image * n_all}
     if enc.store_dtype == "pq":    # the codebooks' training images are encoded twice: as floats, then as codes
         stages["pq"] = pq_fit
-        stages["encode"] += per_image * min(enc.pq_train_images, n_train)
+        stages["encode"] += (per_image - pq_per_image) * min(enc.pq_train_images, n_train)
     if s.solver != "kernel":   # forward and backward products per epoch (+ the batch's Gram matrix for dcd)
         per_row = 4 * n_classes + (2 * s.sgd_batch_size if s.solver == "dcd" else 0)
         stages["svm"] = s.sgd_epochs * per_row * n_train * dim / (rate * 1e9)
