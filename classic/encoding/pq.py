@@ -19,9 +19,9 @@ Training runs the M k-means problems side by side: a group of sub-quantisers' di
 (``xp.matmul`` over the group), the centroid update is a weighted ``bincount`` per dimension.  This is
 the same arithmetic as faiss's ``ProductQuantizer``; groups sized to stay in the CPU's cache made our
 fit 1.6x faster than faiss's at equal distortion (``benchmarks/README.md``; faiss encodes 1.4x faster),
-and it is plain ``xp`` code, so it runs on the GPU too.  Each k-means starts from k-means++ seeds (Arthur & Vassilvitskii 2007; K sequential
-steps of one batched matrix-vector product each) and runs a fixed number of Lloyd iterations; a
-centroid that loses all its points keeps its place.
+and it is plain ``xp`` code, so it runs on the GPU too.  Each k-means starts from k-means++ seeds
+(Arthur & Vassilvitskii 2007; K sequential steps of one batched matrix-vector product each) and runs
+a fixed number of Lloyd iterations; a centroid that loses all its points keeps its place.
 """
 from __future__ import annotations
 

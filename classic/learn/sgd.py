@@ -7,7 +7,8 @@ For each class c, with :math:`y_{ic} = +1` if image i is of class c and :math:`-
 
 or with the squared hinge :math:`\max(0, \cdot)^2` (``loss="squared_hinge"``, LIBLINEAR's default).
 All C problems are solved together: a mini-batch's scores are one matrix product
-:math:`S = X_B W^\top + b` (B x C), the hinge's subgradient :math:`G = -\,\Omega \odot Y \odot [Y \odot S < 1]` another, and the
+:math:`S = X_B W^\top + b` (B x C), the hinge's subgradient
+:math:`G = -\,\Omega \odot Y \odot [Y \odot S < 1]` another, and the
 step is :math:`W \leftarrow (1 - \eta_t \lambda) W - \eta_t G^\top X_B / B` with
 :math:`\eta_t = \eta_0 / (1 + \lambda \eta_0 t)` (Bottou 2010).  One-vs-rest is very unbalanced (1
 positive for 999 negatives on ImageNet); the weights :math:`\omega` give each class's positives and
