@@ -69,7 +69,8 @@ def test_killed_encode_resumes_from_finished_shards(tmp_path):
     assert second["mean_class_accuracy"] == first["mean_class_accuracy"]
 
 
-def test_unreadable_images_are_skipped_and_recorded(tmp_path):
+@pytest.mark.parametrize("encode_on", ["workers", "backend"])
+def test_unreadable_images_are_skipped_and_recorded(tmp_path, encode_on):
     """A corrupt JPEG, a text file named .jpg and a non-image file: skipped, recorded, run completes."""
     root = tmp_path / "data" / "tiny"
     sources = {"airplanes": "airplanes", "Faces_easy": "Faces_easy"}
@@ -83,7 +84,7 @@ def test_unreadable_images_are_skipped_and_recorded(tmp_path):
     overrides = ["data.dataset=folder", "data.root=tiny", "data.n_train=4", "data.n_test=4", "data.max_side=120",
                  "features.bin_sizes=[4, 6]", "features.step=4", "encoder.pca_dims=16", "encoder.n_components=4",
                  "encoder.gmm_max_iter=5", "encoder.sample_images=8", "encoder.sample_size=3000",
-                 "run.n_jobs=1", "data.n_splits=1"]
+                 "run.n_jobs=1", "data.n_splits=1", f"run.encode_on={encode_on}", "run.chunk_size=3"]
     runner, metrics = run(tmp_path, overrides, data_root=tmp_path / "data")
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     skipped = {s["file"]: s["reason"] for s in manifest["skipped_files"]}
@@ -151,6 +152,47 @@ def test_dask_local_cluster_gives_the_same_results_as_a_local_run(tmp_path):
     encode = [tmp_path / n / "cache" / "encode" / keys[0]["encode"] for n in ("local", "dask")]
     for a in sorted(encode[0].glob("shard_*.npy")):
         np.testing.assert_array_equal(np.load(a), np.load(encode[1] / a.name))
+
+
+def test_gram_matrix_is_the_same_whatever_the_blocks_held_in_memory(tmp_path):
+    """Blocks of 7 rows held one at a time, all training rows held at once, one block: X X_train^T."""
+    from classic.experiment.store import FeatureStore
+    grams = []
+    for i, extra in enumerate((["run.kernel_block=7", "run.kernel_memory_mb=0"], ["run.kernel_block=7"], [])):
+        runner, _ = run(tmp_path / str(i), TINY + extra)
+        keys = {s["stage"]: s["key"] for s in runner.stages}
+        grams.append(np.load(tmp_path / str(i) / "cache" / "kernel" / keys["kernel"] / "gram.npy"))
+        if i == 0:
+            index = np.load(tmp_path / "0" / "cache" / "kernel" / keys["kernel"] / "index.npz")
+            store = FeatureStore(tmp_path / "0" / "cache" / "encode" / keys["encode"])
+            expected = store[index["everything"]] @ store[index["train"]].T
+    assert expected.shape == (140, 80)
+    for gram in grams:
+        np.testing.assert_allclose(gram, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("store", ["float16", "pq"])
+def test_encoding_on_the_backend_matches_the_worker_processes(tmp_path, store):
+    """The GPU path (this process, whole chunks as one batch, threads decoding ahead), run on numpy:
+    the same descriptor sample, the same store up to float rounding, the same keys (either resumes the other)."""
+    from classic.experiment.store import FeatureStore
+    extra = ["run.n_jobs=2", "run.chunk_size=16", f"encoder.store_dtype={store}", "encoder.pq_bits=4", "encoder.pq_iter=5"]
+    stages, stores = {}, {}
+    for mode in ("workers", "backend"):
+        runner, _ = run(tmp_path / mode, TINY + extra + [f"run.encode_on={mode}"])
+        assert runner.on_backend == (mode == "backend")
+        stages[mode] = {s["stage"]: s["key"] for s in runner.stages}
+        stores[mode] = FeatureStore(tmp_path / mode / "cache" / "encode" / stages[mode]["encode"])
+    assert stages["workers"] == stages["backend"]
+    sample = [np.load(tmp_path / m / "cache" / "sample" / stages[m]["sample"] / "sample.npy") for m in stages]
+    np.testing.assert_array_equal(sample[0], sample[1])
+    rows = np.arange(stores["workers"].shape[0])
+    a, b = stores["workers"][rows], stores["backend"][rows]
+    assert a.shape == (140, 640) and np.abs(a).max() > 0.05
+    if store == "pq":          # rounding moves the codebooks' k-means by ~1e-6: centroids differ in the last bits
+        assert np.linalg.norm(a - b) < 1e-3 * np.linalg.norm(a)
+    else:
+        np.testing.assert_allclose(a, b, atol=2e-3)
 
 
 def test_colour_channel_and_late_fusion(tmp_path):

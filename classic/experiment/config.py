@@ -96,8 +96,11 @@ class SVMConfig:
 class RunConfig:
     n_jobs: int = -1                     # worker processes (-1: all cores)
     chunk_size: int = 32                 # images per task and per feature-store shard
-    kernel_block: int = 1024             # rows per Gram-matrix block
+    kernel_block: int = 1024             # rows per Gram-matrix block read from the store
+    kernel_memory_mb: int = 4096         # training rows held in memory while the store streams past them
     cluster: str | None = None           # Dask: "local:N" (LocalCluster) or "tcp://host:8786"; None: joblib
+    encode_on: str = "auto"              # per-image stages: "workers" (CPU processes), "backend" (this process on
+                                         # the array backend, n_jobs threads decoding), auto: backend if not numpy
 
 
 @dataclass

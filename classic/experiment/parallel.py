@@ -7,6 +7,10 @@ The same task functions run either way: locally through joblib, or on a Dask dis
 outputs (shards) are written atomically under names fixed in advance, so when Dask loses a worker and
 recomputes its chunks, the result is the same file; a local and a cluster run give identical results.
 
+With the GPU backend the per-image work runs in this process instead (one device, one owner):
+:func:`run_overlapped` has CPU threads decode the next chunks while the main thread computes on
+the current one.
+
 Each worker runs with its BLAS thread pool capped at one thread when there are several workers, so
 that workers x threads never exceeds the cores.  Peak resident memory is measured per stage: the
 kernel's high-water mark is reset before the stage (Linux ``/proc/self/clear_refs``) and read from
@@ -16,6 +20,8 @@ from __future__ import annotations
 
 import os
 import resource
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
 from joblib import Parallel, delayed, effective_n_jobs
@@ -72,6 +78,35 @@ def run_chunks(function, tasks, n_jobs: int = -1, desc: str = "", progress: bool
         bar.update(1)
     bar.close()
     return results, peak
+
+
+def run_overlapped(prepare, compute, tasks, n_threads: int = 2, ahead: int = 2, desc: str = "",
+                   progress: bool = True):
+    """``[compute(task, prepare(task)) for task in tasks]``, with ``prepare`` (decoding: CPU-bound C code
+    that releases the GIL) running on ``n_threads`` threads up to ``ahead`` tasks in advance, so that
+    ``compute`` (encoding on the GPU, in this thread) never waits for images once the pipe is full.
+
+    Returns (results, peak MiB of this process); ``compute`` runs in task order.
+    """
+    tasks = list(tasks)
+    results = []
+    bar = tqdm(total=len(tasks), desc=desc, unit="chunk", disable=not progress, leave=False)
+    with ThreadPoolExecutor(max(1, n_threads)) as pool:
+        pending = deque()
+        upcoming = iter(tasks)
+        for task in upcoming:
+            pending.append((task, pool.submit(prepare, task)))
+            if len(pending) > ahead:
+                break
+        while pending:
+            task, future = pending.popleft()
+            following = next(upcoming, None)
+            if following is not None:
+                pending.append((following, pool.submit(prepare, following)))
+            results.append(compute(task, future.result()))
+            bar.update(1)
+    bar.close()
+    return results, peak_memory_mb()
 
 
 def _indexed(i, function, task):

@@ -39,12 +39,13 @@ from ..features import DenseSIFT, LocalColourStatistics
 from ..learn import DualCoordinateSVM, LinearSVM, SGDLinearSVM, evaluate
 from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
 from .config import ConfigError, ExperimentConfig, dump_config
-from .parallel import cpu_count, dask_client, peak_memory_mb, reset_peak_memory, run_chunks
+from .parallel import cpu_count, dask_client, peak_memory_mb, reset_peak_memory, run_chunks, run_overlapped
 from .store import FeatureStore, RowFile, bytes_per_vector
 
 STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "kmeans": 1, "pq": 1, "encode": 2, "kernel": 1, "svm": 3}
 ENCODER_KINDS = ("fisher", "vlad", "bow")
 STORE_DTYPES = ("float16", "float32", "pq")
+ENCODE_ON = ("auto", "workers", "backend")  # where the per-image stages run; auto: backend on the GPU
 SOLVERS = ("kernel", "sgd", "dcd")      # LIBLINEAR on the Gram matrix | streaming SGD | streaming dual coordinate descent
 
 
@@ -106,44 +107,80 @@ def vocabulary_stage(enc) -> str:
     return "gmm" if enc.kind == "fisher" else "kmeans"
 
 
-# -- worker functions (module level so that joblib can send them to processes) -----------------
+# -- per-chunk work: in worker processes (joblib, Dask), or in this process on the GPU -----------
 
-def _readable_features(dataset, refs, extractor, max_side, errors):
-    """(i, LocalFeatures) of each image that decodes; the others are appended to ``errors``."""
+def _decode_chunk(dataset, refs, mode, max_side):
+    """([(i, image)] of the chunk's images that decode, [error records] of those that do not)."""
+    images, errors = [], []
     for i, ref in enumerate(refs):
         try:
-            image = dataset.load(ref, extractor.image_mode, max_side)
+            images.append((i, dataset.load(ref, mode, max_side)))
         except ImageError as exc:
             errors.append({"file": ref, "reason": str(exc)})
-            continue
-        yield i, extractor.extract(image)
+    return images, errors
+
+
+def _sampled_descriptors(extractor, images, quota, seed, drop_empty, xp=np):
+    """Up to ``quota`` descriptors of each decoded image, stacked (numpy), or None without any image."""
+    parts = []
+    for i, image in images:
+        features = extractor.extract(xp.asarray(image))
+        d = (features.without_empty() if drop_empty else features).descriptors
+        parts.append(to_numpy(sample_descriptors([d], quota, seed + i) if len(d) else d))
+    return np.concatenate(parts) if parts else None
 
 
 def _sample_chunk(dataset, refs, extractor, max_side, quota, seed, drop_empty=True):
-    parts, errors = [], []
-    for i, features in _readable_features(dataset, refs, extractor, max_side, errors):
-        d = (features.without_empty() if drop_empty else features).descriptors
-        parts.append(sample_descriptors([d], quota, seed + i) if len(d) else d)
-    return (np.concatenate(parts) if parts else None), errors
+    images, errors = _decode_chunk(dataset, refs, extractor.image_mode, max_side)
+    return _sampled_descriptors(extractor, images, quota, seed, drop_empty), errors
+
+
+def _fitted_encoder(enc: dict, pca_arrays, vocabulary_arrays, xp=np):
+    encoder = make_encoder(enc)
+    pca_arrays, vocabulary_arrays = ({k: xp.asarray(v) for k, v in a.items()} for a in (pca_arrays, vocabulary_arrays))
+    encoder.pca_ = PCA.from_arrays(pca_arrays, enc["whiten"]) if pca_arrays else None
+    encoder.vocabulary_ = (DiagonalGMM if enc["kind"] == "fisher" else KMeans).from_arrays(vocabulary_arrays)
+    return encoder
+
+
+def _write_shard(shard: Path, n: int, rows, vectors, errors, enc: dict, quantizer=None):
+    """One shard of the store: ``vectors`` (of the images at ``rows`` of the chunk's ``n``; the others
+    stay zero and invalid) as ``enc["store_dtype"]``, or their PQ codes."""
+    if quantizer is not None:          # the whole chunk at once: one batched product per sub-quantiser group
+        out = np.zeros((n, quantizer.codebooks_.shape[0]), dtype=np.uint8)
+        if len(rows):
+            out[rows] = to_numpy(quantizer.transform(vectors))
+    else:
+        out = np.zeros((n, vectors.shape[1]), dtype=enc["store_dtype"])
+        out[rows] = to_numpy(vectors)
+    valid = np.zeros(n, bool)
+    valid[rows] = True
+    save_npy(shard.with_suffix(".npy"), out)
+    save_json(shard.with_suffix(".json"), {"valid": valid.tolist(), "errors": errors})
+    return errors
 
 
 def _encode_chunk(dataset, refs, extractor, max_side, pca_arrays, vocabulary_arrays, enc: dict, shard: Path,
                   quantizer_arrays=None):
-    """One shard of the store: the chunk's vectors as ``enc["store_dtype"]``, or their PQ codes."""
-    encoder = make_encoder(enc)
-    encoder.pca_ = PCA.from_arrays(pca_arrays, enc["whiten"]) if pca_arrays else None
-    encoder.vocabulary_ = (DiagonalGMM if enc["kind"] == "fisher" else KMeans).from_arrays(vocabulary_arrays)
+    """A worker's shard: image by image (one image's (N, K) posteriors at a time), on the CPU."""
+    encoder = _fitted_encoder(enc, pca_arrays, vocabulary_arrays)
+    images, errors = _decode_chunk(dataset, refs, extractor.image_mode, max_side)
+    vectors = np.zeros((len(images), encoder.dimension), dtype=np.float32)
+    for row, (_, image) in enumerate(images):
+        vectors[row] = encoder.encode(extractor.extract(image))
     quantizer = ProductQuantizer.from_arrays(quantizer_arrays) if quantizer_arrays else None
-    out = np.zeros((len(refs), encoder.dimension), dtype=np.float32 if quantizer else enc["store_dtype"])
-    valid, errors = np.zeros(len(refs), bool), []
-    for i, features in _readable_features(dataset, refs, extractor, max_side, errors):
-        out[i] = encoder.encode(features)
-        valid[i] = True
-    if quantizer is not None:          # the whole chunk at once: one batched product per sub-quantiser group
-        out = quantizer.transform(out)
-    save_npy(shard.with_suffix(".npy"), out)
-    save_json(shard.with_suffix(".json"), {"valid": valid.tolist(), "errors": errors})
-    return errors
+    return _write_shard(shard, len(refs), [i for i, _ in images], vectors, errors, enc, quantizer)
+
+
+def _on_backend(tasks, run_cfg, desc: str, progress: bool, compute):
+    """``compute(task, (images, errors))`` for the chunk ``tasks`` (the worker functions' argument tuples:
+    dataset, refs, extractor, max_side, ...) in this process, while ``run.n_jobs`` threads decode the
+    next chunks' images."""
+    def decode(task):
+        dataset, refs, extractor, max_side = task[:4]
+        return _decode_chunk(dataset, refs, extractor.image_mode, max_side)
+    threads = cpu_count() if run_cfg.n_jobs < 1 else run_cfg.n_jobs
+    return run_overlapped(decode, compute, tasks, threads, ahead=max(2, threads), desc=desc, progress=progress)
 
 
 # -- the runner ----------------------------------------------------------------------------------
@@ -164,9 +201,18 @@ class Runner:
         check_encoder(config.encoder)
         if config.svm.solver not in SOLVERS:
             raise ConfigError(f"svm.solver must be one of {', '.join(SOLVERS)}, got {config.svm.solver!r}")
+        if config.run.encode_on not in ENCODE_ON:
+            raise ConfigError(f"run.encode_on must be one of {', '.join(ENCODE_ON)}, got {config.run.encode_on!r}")
         self.stages: list[dict] = []
         self.skipped: dict[str, str] = {}
         self.client = None
+
+    @property
+    def on_backend(self) -> bool:
+        """Whether the per-image stages run in this process on the array backend (the GPU: one device,
+        one owner; CPU threads decode meanwhile) rather than in worker processes on the CPU."""
+        mode = self.config.run.encode_on
+        return mode == "backend" or (mode == "auto" and self.config.backend != "numpy" and self.client is None)
 
     # bookkeeping
     def _stage(self, name: str, key: str, split: str, compute):
@@ -211,7 +257,14 @@ class Runner:
         def compute(folder: Path):
             tasks = [(dataset, chunk, self.extractor, cfg.data.max_side, quota, cfg.seed + i, enc.drop_empty)
                      for i, chunk in enumerate(self._chunks(refs))]
-            results, peak = run_chunks(_sample_chunk, tasks, cfg.run.n_jobs, "sample", self.progress, self.client)
+            if self.on_backend:
+                def sample(task, decoded):
+                    images, errors = decoded
+                    return _sampled_descriptors(self.extractor, images, quota, task[5], enc.drop_empty, self.xp), errors
+                results, _ = _on_backend(tasks, cfg.run, "sample", self.progress, sample)
+                peak = 0.0
+            else:
+                results, peak = run_chunks(_sample_chunk, tasks, cfg.run.n_jobs, "sample", self.progress, self.client)
             parts = [r[0] for r in results if r[0] is not None]
             sample = np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
             if len(sample) > enc.sample_size:
@@ -289,8 +342,22 @@ class Runner:
                 tasks.append((dataset, chunk, self.extractor, cfg.data.max_side, pca_arrays, vocabulary_arrays,
                               enc, shard, quantizer_arrays))
         self._check_disk(folder, enc, sum(len(t[1]) for t in tasks))
-        _, peak = run_chunks(_encode_chunk, tasks, cfg.run.n_jobs, label, self.progress, self.client)
-        return peak
+        if not self.on_backend:
+            _, peak = run_chunks(_encode_chunk, tasks, cfg.run.n_jobs, label, self.progress, self.client)
+            return peak
+        xp = self.xp
+        encoder = _fitted_encoder(enc, pca_arrays, vocabulary_arrays, xp)
+        quantizer = (ProductQuantizer.from_arrays({k: xp.asarray(v) for k, v in quantizer_arrays.items()})
+                     if quantizer_arrays else None)
+
+        def encode(task, decoded):
+            # the chunk as one batch: one posterior product for all its descriptors (fisher.fisher_vectors)
+            images, errors = decoded
+            features = [self.extractor.extract(xp.asarray(image)) for _, image in images]
+            vectors = encoder.encode_batch(features) if features else xp.zeros((0, encoder.dimension), xp.float32)
+            return _write_shard(task[7], len(task[1]), [i for i, _ in images], vectors, errors, enc, quantizer)
+        _on_backend(tasks, cfg.run, label, self.progress, encode)
+        return 0.0          # no workers: the stage's own peak is this process's
 
     def _check_disk(self, folder: Path, enc: dict, n_images: int) -> None:
         """Refuse, before any work, a store that the disk would not hold."""
@@ -369,13 +436,19 @@ class Runner:
             train = np.flatnonzero(store.valid[:n_train])
             everything = np.flatnonzero(store.valid)
             size = self.config.run.kernel_block
+            # as many training rows held in memory (float32) as run.kernel_memory_mb allows, so that the
+            # store -- read from disk and converted from float16, which costs as much as the products --
+            # is streamed once per held block: once in all when the training set fits
+            width = max(size, int(self.config.run.kernel_memory_mb * 2 ** 20 // (4 * max(1, store.shape[1]))))
             gram = np.zeros((len(everything), len(train)), dtype=np.float32)
-            for a in range(0, len(train), size):
-                right = block(train[a:a + size])
+            for a in range(0, len(train), width):
+                right = block(train[a:a + width])
                 for b in range(0, len(everything), size):
                     if b + size <= a and b + size <= len(train):
                         continue        # upper triangle of train x train: filled by symmetry below
-                    gram[b:b + size, a:a + size] = to_numpy(block(everything[b:b + size]) @ right.T)
+                    inside = a <= b and b + size <= min(a + width, len(train))
+                    left = right[b - a:b - a + size] if inside else block(everything[b:b + size])
+                    gram[b:b + size, a:a + width] = to_numpy(left @ right.T)
             t = len(train)
             lower = np.tril(gram[:t, :t])
             gram[:t, :t] = lower + np.tril(lower, -1).T
