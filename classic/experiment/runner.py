@@ -14,6 +14,13 @@ Per split::
     svm     - one-vs-rest linear SVM (C fixed, or chosen by cross-validation on the training set);
               test scores
 
+The per-image stages (sample, encode) run in CPU worker processes (joblib, or a Dask cluster), each
+image encoded on its own; on the GPU (``backend: cupy``; ``run.encode_on``) they run in this process
+instead, a whole chunk encoded as one batch (one posterior product for all its descriptors), while
+``run.n_jobs`` threads decode the next chunks' images.  Both write the same shards under the same key.
+The Gram matrix holds as many training rows as ``run.kernel_memory_mb`` allows and streams the store
+past them (once, on Caltech-101).
+
 A stage's key hashes its configuration and the keys of its inputs, so changing ``svm.C`` reruns
 only ``svm``; a killed run resumes at the first unfinished shard.  Images that cannot be decoded
 are skipped, recorded, and left out of training and testing.
