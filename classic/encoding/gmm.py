@@ -86,33 +86,37 @@ class DiagonalGMM(BaseEstimator):
 
     # -- model evaluation --------------------------------------------------------------------
     def _log_joint(self, moments):
-        """log w_k + log N(x; mu_k, sigma_k^2) for a block of points, from its ``moments`` [X, X^2, 1]: (n, K)."""
+        """log w_k + log N(x; mu_k, sigma_k^2) for a block of points, from its ``moments`` [X, X^2, 1]:
+        (K, n), component-major (see :meth:`responsibilities`)."""
         xp = array_module(moments)
         precision = 1 / self.variances_
         const = (xp.log(self.weights_) - 0.5 * xp.log(self.variances_).sum(1)
                  - 0.5 * (self.means_ ** 2 * precision).sum(1)
                  - 0.5 * self.means_.shape[1] * math.log(2 * math.pi))
         weights = xp.concatenate([self.means_ * precision, -0.5 * precision, const[:, None]], axis=1)
-        return moments @ weights.T.astype(moments.dtype)
+        return weights.astype(moments.dtype) @ moments.T
 
     def responsibilities(self, X, moments=None):
         """(gamma (n, K), log p(x) (n,)) for a block of points; ``moments`` = stacked_moments(X) if at hand.
 
+        Computed component-major, (K, n), and returned as its transpose (a view): the log-sum-exp's
+        reductions over k then run across contiguous rows, elementwise, instead of along each short
+        row (the softmax ran 25% faster), and the statistics ``gamma.T @ moments`` read contiguous memory.
         Log-posteriors more than 30 below a point's largest are raised to that floor: posteriors of
         ~1e-13 relative to the largest (VLFeat drops those below 1e-6), far below float32 resolution in
         every statistic, and never in the denormal range, where x86 arithmetic, matrix products
         included, runs ~100x slower.  Clamping costs one pass; setting them to exactly zero through a
-        mask cost 1.5x as much (the softmax is a third of a Fisher vector's time).
+        mask cost 1.5x as much.
         """
         xp = array_module(X)
         shifted = self._log_joint(moments if moments is not None else stacked_moments(X))
-        top = shifted.max(axis=1, keepdims=True)
+        top = shifted.max(axis=0)
         shifted -= top
         xp.maximum(shifted, _LOG_POSTERIOR_CUT, out=shifted)
         gamma = xp.exp(shifted, out=shifted)
-        total = gamma.sum(axis=1, keepdims=True)
+        total = gamma.sum(axis=0)
         gamma /= total
-        return gamma, (top + xp.log(total))[:, 0]
+        return gamma.T, top + xp.log(total)
 
     def predict_proba(self, X):
         xp = array_module(X)
