@@ -70,6 +70,50 @@ def test_killed_encode_resumes_from_finished_shards(tmp_path):
 
 
 @pytest.mark.parametrize("encode_on", ["workers", "backend"])
+def test_splits_are_encoded_in_one_pass_each_image_described_once(tmp_path, monkeypatch, encode_on):
+    """3 splits of 2 x 10 real images: every split's store equals its own encoder applied to its images,
+    and re-encoding all three decodes each distinct image exactly once."""
+    import classic.experiment.runner as runner_module
+    from classic.experiment.runner import _fitted_encoder, build_dataset, descriptor_extractor, vocabulary_stage
+    from classic.experiment.store import FeatureStore
+    root = tmp_path / "data" / "tiny"
+    for cls in ("airplanes", "Faces_easy"):
+        (root / cls).mkdir(parents=True)
+        for i in range(1, 11):
+            shutil.copy(CALTECH / cls / f"image_{i:04d}.jpg", root / cls / f"image_{i:04d}.jpg")
+    overrides = ["data.dataset=folder", "data.root=tiny", "data.n_train=4", "data.n_test=3", "data.max_side=64",
+                 "data.n_splits=3", "features.bin_sizes=[4]", "features.step=4", "encoder.pca_dims=8",
+                 "encoder.n_components=3", "encoder.gmm_max_iter=5", "encoder.sample_images=8",
+                 "encoder.sample_size=2000", "encoder.pyramid=[[1, 1], [1, 2]]", "encoder.store_dtype=float32",
+                 "run.n_jobs=1", "run.chunk_size=5", f"run.encode_on={encode_on}"]
+    runner, _ = run(tmp_path, overrides, data_root=tmp_path / "data")
+    stages = runner.stages
+    assert [s["cached"] for s in stages if s["stage"] == "encode"] == [False, True, True]
+    dataset = build_dataset(runner.config, tmp_path / "data")
+    extractor, enc = descriptor_extractor(runner.config), runner.config.to_dict()["encoder"]
+    folders = {s["split"]: {t["stage"]: tmp_path / "cache" / t["stage"] / t["key"] for t in stages
+                            if t["split"] == s["split"]} for s in stages}
+    splits = dataset.splits()
+    union = {ref for split in splits for ref in list(split.train) + list(split.test)}
+    assert len(union) < sum(len(split.train) + len(split.test) for split in splits)
+    for split in splits:
+        f = folders[split.name]
+        encoder = _fitted_encoder(enc, dict(np.load(f["pca"] / "pca.npz")),
+                                  dict(np.load(f["gmm"] / f"{vocabulary_stage(runner.config.encoder)}.npz")))
+        refs = list(split.train) + list(split.test)
+        expected = np.stack([encoder.encode(extractor.extract(dataset.load(r, "gray", 64))) for r in refs])
+        np.testing.assert_allclose(FeatureStore(f["encode"], len(refs))[np.arange(len(refs))], expected, atol=1e-5)
+
+    decoded = []
+    original = runner_module._decode_chunk
+    monkeypatch.setattr(runner_module, "_decode_chunk", lambda d, refs, *a: decoded.extend(refs) or original(d, refs, *a))
+    for stage in ("encode", "kernel", "svm"):
+        shutil.rmtree(tmp_path / "cache" / stage)
+    run(tmp_path, overrides, data_root=tmp_path / "data")
+    assert sorted(decoded) == sorted(union)
+
+
+@pytest.mark.parametrize("encode_on", ["workers", "backend"])
 def test_unreadable_images_are_skipped_and_recorded(tmp_path, encode_on):
     """A corrupt JPEG, a text file named .jpg and a non-image file: skipped, recorded, run completes."""
     root = tmp_path / "data" / "tiny"

@@ -150,33 +150,42 @@ def _fitted_encoder(enc: dict, pca_arrays, vocabulary_arrays, xp=np):
     return encoder
 
 
-def _write_shard(shard: Path, n: int, rows, vectors, errors, enc: dict, quantizer=None):
-    """One shard of the store: ``vectors`` (of the images at ``rows`` of the chunk's ``n``; the others
-    stay zero and invalid) as ``enc["store_dtype"]``, or their PQ codes."""
+def _write_shard(target: dict, decoded: set, vectors, errors, quantizer=None):
+    """One shard of a store: ``target["rows"]`` (the store's rows held by the chunk's images
+    ``target["members"]``); ``vectors`` are those of the members that ``decoded``, in order (the others
+    stay zero and invalid), written as ``enc["store_dtype"]`` or as PQ codes."""
+    enc, members = target["enc"], target["members"]
+    present = [k for k, i in enumerate(members) if i in decoded]
     if quantizer is not None:          # the whole chunk at once: one batched product per sub-quantiser group
-        out = np.zeros((n, quantizer.codebooks_.shape[0]), dtype=np.uint8)
-        if len(rows):
-            out[rows] = to_numpy(quantizer.transform(vectors))
+        out = np.zeros((len(members), quantizer.codebooks_.shape[0]), dtype=np.uint8)
+        if present:
+            out[present] = to_numpy(quantizer.transform(vectors))
     else:
-        out = np.zeros((n, vectors.shape[1]), dtype=enc["store_dtype"])
-        out[rows] = to_numpy(vectors)
-    valid = np.zeros(n, bool)
-    valid[rows] = True
-    save_npy(shard.with_suffix(".npy"), out)
-    save_json(shard.with_suffix(".json"), {"valid": valid.tolist(), "errors": errors})
-    return errors
+        out = np.zeros((len(members), vectors.shape[1]), dtype=enc["store_dtype"])
+        out[present] = to_numpy(vectors)
+    valid = np.zeros(len(members), bool)
+    valid[present] = True
+    files = set(target["refs"])
+    save_npy(target["shard"].with_suffix(".npy"), out)
+    save_json(target["shard"].with_suffix(".json"), {"valid": valid.tolist(), "rows": target["rows"],
+                                                     "errors": [e for e in errors if e["file"] in files]})
 
 
-def _encode_chunk(dataset, refs, extractor, max_side, pca_arrays, vocabulary_arrays, enc: dict, shard: Path,
-                  quantizer_arrays=None):
-    """A worker's shard: image by image (one image's (N, K) posteriors at a time), on the CPU."""
-    encoder = _fitted_encoder(enc, pca_arrays, vocabulary_arrays)
+def _encode_chunk(dataset, refs, extractor, max_side, targets):
+    """A worker's task: one chunk of images, each decoded and described once, then encoded into the
+    shard of every store (split) that holds it (``targets``, see :meth:`Runner._encode_stores`), image
+    by image (one image's (N, K) posteriors at a time), on the CPU."""
     images, errors = _decode_chunk(dataset, refs, extractor.image_mode, max_side)
-    vectors = np.zeros((len(images), encoder.dimension), dtype=np.float32)
-    for row, (_, image) in enumerate(images):
-        vectors[row] = encoder.encode(extractor.extract(image))
-    quantizer = ProductQuantizer.from_arrays(quantizer_arrays) if quantizer_arrays else None
-    return _write_shard(shard, len(refs), [i for i, _ in images], vectors, errors, enc, quantizer)
+    features = {i: extractor.extract(image) for i, image in images}
+    for target in targets:
+        encoder = _fitted_encoder(target["enc"], target["pca"], target["vocabulary"])
+        kept = [i for i in target["members"] if i in features]
+        vectors = np.zeros((len(kept), encoder.dimension), dtype=np.float32)
+        for row, i in enumerate(kept):
+            vectors[row] = encoder.encode(features[i])
+        quantizer = ProductQuantizer.from_arrays(target["quantizer"]) if target["quantizer"] else None
+        _write_shard(target, set(features), vectors, errors, quantizer)
+    return errors
 
 
 def _on_backend(tasks, run_cfg, desc: str, progress: bool, compute):
@@ -336,49 +345,75 @@ class Runner:
             identity.update(kind=enc.kind)
         return identity
 
-    def _encode_shards(self, dataset, refs, pca_folder, vocabulary_folder, enc: dict, folder: Path, label: str,
-                       quantizer_arrays=None) -> float:
-        """Encode ``refs`` into ``folder/shard_*``, skipping finished shards (a killed run resumes)."""
+    def _encode_stores(self, dataset, order: list, stores: list[dict], label: str) -> float:
+        """Encode several stores in one pass over their images, each image decoded and described once.
+
+        ``stores``: dicts with the store's ``refs`` (its rows, in order), ``folder``, ``enc`` and the
+        fitted ``pca``, ``vocabulary`` (and ``quantizer``) arrays.  The pass walks, in chunks of
+        ``run.chunk_size``, the images of the ``order`` lists (all the run's splits, even those already
+        encoded, so that a store's layout does not depend on what was cached) in order of first
+        appearance; a store's shard ``j`` holds its images in chunk ``j`` and lists their rows.  The
+        first split's shards are thus its own consecutive chunks.  Finished shards are skipped: a
+        killed run resumes.
+        """
         cfg = self.config
-        pca_arrays = load_npz(pca_folder / "pca.npz")
-        vocabulary_arrays = load_npz(vocabulary_folder / f"{vocabulary_stage(cfg.encoder)}.npz")
+        union = list(dict.fromkeys(ref for refs in order for ref in refs))
+        rows = [{ref: row for row, ref in enumerate(store["refs"])} for store in stores]
         tasks = []
-        for i, chunk in enumerate(self._chunks(refs)):
-            shard = folder / f"shard_{i:05d}"
-            if not shard.with_suffix(".json").exists():
-                tasks.append((dataset, chunk, self.extractor, cfg.data.max_side, pca_arrays, vocabulary_arrays,
-                              enc, shard, quantizer_arrays))
-        self._check_disk(folder, enc, sum(len(t[1]) for t in tasks))
+        for j, chunk in enumerate(self._chunks(union)):
+            targets = []
+            for store, row_of in zip(stores, rows):
+                members = [i for i, ref in enumerate(chunk) if ref in row_of]
+                shard = store["folder"] / f"shard_{j:05d}"
+                if members and not shard.with_suffix(".json").exists():
+                    targets.append(dict(store, shard=shard, members=members, rows=[row_of[chunk[i]] for i in members],
+                                        refs=[chunk[i] for i in members]))
+            if targets:
+                tasks.append((dataset, chunk, self.extractor, cfg.data.max_side, targets))
+        self._check_disk(stores[0]["folder"], [(t["enc"], len(t["members"])) for task in tasks for t in task[4]])
         if not self.on_backend:
             _, peak = run_chunks(_encode_chunk, tasks, cfg.run.n_jobs, label, self.progress, self.client)
             return peak
         xp = self.xp
-        encoder = _fitted_encoder(enc, pca_arrays, vocabulary_arrays, xp)
-        quantizer = (ProductQuantizer.from_arrays({k: xp.asarray(v) for k, v in quantizer_arrays.items()})
-                     if quantizer_arrays else None)
+        on_device = {}
+        for store in stores:
+            quantizer = store["quantizer"]
+            on_device[store["folder"]] = (
+                _fitted_encoder(store["enc"], store["pca"], store["vocabulary"], xp),
+                ProductQuantizer.from_arrays({k: xp.asarray(v) for k, v in quantizer.items()}) if quantizer else None)
 
         def encode(task, decoded):
-            # the chunk as one batch: one posterior product for all its descriptors (fisher.fisher_vectors)
+            # each store's share of the chunk as one batch: one posterior product for all its descriptors
             images, errors = decoded
-            features = [self.extractor.extract(xp.asarray(image)) for _, image in images]
-            vectors = encoder.encode_batch(features) if features else xp.zeros((0, encoder.dimension), xp.float32)
-            return _write_shard(task[7], len(task[1]), [i for i, _ in images], vectors, errors, enc, quantizer)
+            features = {i: self.extractor.extract(xp.asarray(image)) for i, image in images}
+            for target in task[4]:
+                encoder, quantizer = on_device[target["folder"]]
+                batch = [features[i] for i in target["members"] if i in features]
+                vectors = encoder.encode_batch(batch) if batch else xp.zeros((0, encoder.dimension), xp.float32)
+                _write_shard(target, set(features), vectors, errors, quantizer)
         _on_backend(tasks, cfg.run, label, self.progress, encode)
         return 0.0          # no workers: the stage's own peak is this process's
 
-    def _check_disk(self, folder: Path, enc: dict, n_images: int) -> None:
-        """Refuse, before any work, a store that the disk would not hold."""
+    def _check_disk(self, folder: Path, needs: list[tuple[dict, int]]) -> None:
+        """Refuse, before any work, stores that the disk would not hold; ``needs``: (enc, images) pairs."""
         from ..report.tables import encoded_dimension
         dimension = encoded_dimension(self.config.to_dict())
-        need = n_images * bytes_per_vector(enc["store_dtype"], dimension, enc["pq_subvector_dims"])
+        n_images = sum(n for _, n in needs)
+        need = sum(n * bytes_per_vector(enc["store_dtype"], dimension, enc["pq_subvector_dims"]) for enc, n in needs)
         folder.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(folder).free
         if need > free:
-            pq = n_images * bytes_per_vector("pq", dimension, enc["pq_subvector_dims"])
-            switch = f"set encoder.store_dtype=pq (~{pq / 2 ** 30:,.1f} GiB), " if enc["store_dtype"] != "pq" else ""
+            stored = {enc["store_dtype"] for enc, _ in needs}
+            pq = n_images * bytes_per_vector("pq", dimension, self.config.encoder.pq_subvector_dims)
+            switch = f"set encoder.store_dtype=pq (~{pq / 2 ** 30:,.1f} GiB), " if stored != {"pq"} else ""
             raise RuntimeError(f"the feature store needs {need / 2 ** 30:,.1f} GiB for {n_images:,} images but only "
                                f"{free / 2 ** 30:,.1f} GiB are free under {folder}: {switch}shrink the encoding, "
                                f"take a subset, or free space")
+
+    def _store(self, refs, folder: Path, enc: dict, pca_folder: Path, vocabulary_folder: Path, quantizer=None) -> dict:
+        return {"refs": refs, "folder": folder, "enc": enc, "pca": load_npz(pca_folder / "pca.npz"),
+                "vocabulary": load_npz(vocabulary_folder / f"{vocabulary_stage(self.config.encoder)}.npz"),
+                "quantizer": quantizer}
 
     def _quantizer(self, dataset, split, vocabulary_key, pca_folder, vocabulary_folder) -> tuple[str | None, Path | None]:
         """PQ codebooks fitted on the encodings of up to ``pq_train_images`` random training images."""
@@ -393,8 +428,8 @@ class Runner:
 
         def compute(folder: Path):
             vectors = folder / "training_vectors"       # float16 encodings, removed once the codebooks exist
-            peak = self._encode_shards(dataset, refs, pca_folder, vocabulary_folder,
-                                       dict(asdict(enc), store_dtype="float16"), vectors, "pq vectors")
+            store = self._store(refs, vectors, dict(asdict(enc), store_dtype="float16"), pca_folder, vocabulary_folder)
+            peak = self._encode_stores(dataset, [refs], [store], "pq vectors")
             store = FeatureStore(vectors)
             rows = np.flatnonzero(store.valid)
             X = np.empty((len(rows), store.shape[1]), dtype=np.float16)
@@ -412,23 +447,41 @@ class Runner:
             return peak
         return key, self._stage("pq", key, split.name, compute)
 
-    def _encode(self, dataset, split, vocabulary_key, pca_folder, vocabulary_folder,
-                quantizer_key=None, quantizer_folder=None) -> tuple[str, Path]:
-        cfg, enc = self.config, self.config.encoder
+    def _encode_key(self, splits: list, index: int, vocabulary_key: str, quantizer_key: str | None) -> str:
+        """A store's key; beyond the first split it also names the earlier splits, whose images come
+        first in the shared pass (see :meth:`_encode_stores`) and so fix this store's layout."""
+        cfg, split = self.config, splits[index]
         refs = list(split.train) + list(split.test)
-        key = stable_hash("encode", STAGE_VERSIONS["encode"], asdict(cfg.features), cfg.data.max_side,
-                          self._encoding_identity(), self.dataset_identity, refs, cfg.run.chunk_size, vocabulary_key,
-                          *([quantizer_key] if quantizer_key else []))
+        earlier = [list(s.train) + list(s.test) for s in splits[:index]]
+        return stable_hash("encode", STAGE_VERSIONS["encode"], asdict(cfg.features), cfg.data.max_side,
+                           self._encoding_identity(), self.dataset_identity, refs, cfg.run.chunk_size, vocabulary_key,
+                           *([quantizer_key] if quantizer_key else []), *([stable_hash(earlier)] if earlier else []))
+
+    def _encode(self, dataset, jobs: list[dict], index: int) -> tuple[str, Path]:
+        """The feature store of split ``jobs[index]``, encoded in one pass with the stores of the later
+        splits not yet encoded: an image in several splits is decoded and described once (on
+        Caltech-101, 3 splits of 6,055 images hold 7,118 distinct ones)."""
+        job = jobs[index]
 
         def compute(folder: Path):
-            quantizer_arrays = None
-            if quantizer_folder is not None:     # the store carries its codebooks: it decodes itself
-                quantizer_arrays = load_npz(quantizer_folder / "pq.npz")
-                folder.mkdir(parents=True, exist_ok=True)
-                save_npz(folder / "quantizer.npz", **quantizer_arrays)
-            return self._encode_shards(dataset, refs, pca_folder, vocabulary_folder, asdict(enc), folder,
-                                       f"encode {split.name}", quantizer_arrays)
-        return key, self._stage("encode", key, split.name, compute)
+            pending = [job] + [j for j in jobs[index + 1:] if not self.cache.done("encode", j["encode_key"])]
+            stores = []
+            for j in pending:
+                store_folder = self.cache.folder("encode", j["encode_key"])
+                quantizer = None
+                if j["quantizer_folder"] is not None:     # the store carries its codebooks: it decodes itself
+                    quantizer = load_npz(j["quantizer_folder"] / "pq.npz")
+                    store_folder.mkdir(parents=True, exist_ok=True)
+                    save_npz(store_folder / "quantizer.npz", **quantizer)
+                stores.append(self._store(j["refs"], store_folder, asdict(self.config.encoder), j["pca_folder"],
+                                          j["vocabulary_folder"], quantizer))
+            names = " + ".join(j["split"].name for j in pending)
+            peak = self._encode_stores(dataset, [j["refs"] for j in jobs], stores, f"encode {names}")
+            for j in pending[1:]:      # their time is counted in this split's stage
+                self.cache.finish("encode", j["encode_key"], {"seconds": 0.0, "encoded_with": job["encode_key"],
+                                                              "worker_peak_mb": peak})
+            return peak
+        return job["encode_key"], self._stage("encode", job["encode_key"], job["split"].name, compute)
 
     def _kernel(self, encode_key, encode_folder, split) -> tuple[str, Path]:
         key = stable_hash("kernel", STAGE_VERSIONS["kernel"], encode_key)
@@ -557,15 +610,25 @@ class Runner:
         splits = dataset.splits()
         n_classes = len(dataset.class_names)
         self.log(f"{cfg.name}: {dataset.name}, {n_classes} classes, {len(splits)} split(s)")
-        results = []
-        for split in splits:
+        # every split's vocabulary first, so that one pass over the images encodes all their stores
+        jobs = []
+        for index, split in enumerate(splits):
             self.log(f"split {split.name}: {len(split.train)} train / {len(split.test)} test images")
             sample_key, sample_folder = self._sample(dataset, split)
             pca_key, pca_folder = self._pca(sample_key, sample_folder, split)
             vocabulary_key, vocabulary_folder = self._vocabulary(pca_key, sample_folder, pca_folder, split)
-            quantizer = self._quantizer(dataset, split, vocabulary_key, pca_folder, vocabulary_folder)
-            encode_key, encode_folder = self._encode(dataset, split, vocabulary_key, pca_folder, vocabulary_folder,
-                                                     *quantizer)
+            quantizer_key, quantizer_folder = self._quantizer(dataset, split, vocabulary_key, pca_folder,
+                                                              vocabulary_folder)
+            jobs.append(dict(split=split, refs=list(split.train) + list(split.test), sample_folder=sample_folder,
+                             pca_folder=pca_folder, vocabulary_folder=vocabulary_folder,
+                             quantizer_folder=quantizer_folder,
+                             encode_key=self._encode_key(splits, index, vocabulary_key, quantizer_key)))
+        results = []
+        for index, job in enumerate(jobs):
+            split, sample_folder = job["split"], job["sample_folder"]
+            if len(splits) > 1:
+                self.log(f"split {split.name}")
+            encode_key, encode_folder = self._encode(dataset, jobs, index)
             if cfg.svm.solver != "kernel":
                 _, svm_folder = self._svm_streaming(encode_key, encode_folder, split, n_classes)
             else:

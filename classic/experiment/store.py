@@ -62,16 +62,32 @@ class _Shard:
 
 
 class FeatureStore:
+    """The shards of one store read as one (n, dimension) float32 array.
+
+    A shard holds consecutive rows of the store, or, when its ``.json`` lists ``rows``, those rows: a
+    store encoded in the same pass as other splits' (one description per image for all of them) has
+    its rows spread over the pass's chunks.  Every row must be held by exactly one shard.
+    """
+
     def __init__(self, folder, n: int | None = None):
         paths = sorted(Path(folder).glob("shard_*.npy"))
         self.shards = [_Shard(p) for p in paths]
         meta = [load_json(p.with_suffix(".json")) for p in paths]
-        self.valid = np.concatenate([m["valid"] for m in meta]).astype(bool) if meta else np.zeros(0, bool)
+        rows, start = [], 0
+        for shard, m in zip(self.shards, meta):
+            rows.append(np.asarray(m["rows"], dtype=np.int64) if "rows" in m else np.arange(start, start + len(shard)))
+            start += len(shard)
+        if n is not None and start != n:
+            raise RuntimeError(f"feature store {folder} holds {start} images, expected {n}")
+        held = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        if not np.array_equal(np.sort(held), np.arange(start)):
+            raise RuntimeError(f"feature store {folder}: its shards do not hold each of rows 0..{start - 1} once")
+        self.valid = np.zeros(start, bool)
+        self._owner = np.zeros(start, np.int64)
+        self._row = np.zeros(start, np.int64)
+        for i, (r, m) in enumerate(zip(rows, meta)):
+            self.valid[r], self._owner[r], self._row[r] = m["valid"], i, np.arange(len(r))
         self.errors = [e for m in meta for e in m["errors"]]
-        if n is not None and len(self.valid) != n:
-            raise RuntimeError(f"feature store {folder} holds {len(self.valid)} images, expected {n}")
-        self._owner = np.concatenate([np.full(len(s), i) for i, s in enumerate(self.shards)]) if paths else np.zeros(0, int)
-        self._row = np.concatenate([np.arange(len(s)) for s in self.shards]) if paths else np.zeros(0, int)
         quantizer = Path(folder) / "quantizer.npz"
         self.quantizer = ProductQuantizer.from_arrays(load_npz(quantizer)) if quantizer.exists() else None
 
