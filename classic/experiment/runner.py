@@ -9,7 +9,9 @@ Per split::
     pq      - (store_dtype pq only) product-quantisation codebooks, fitted on the encodings of a
               random subset of the training images
     encode  - every image of the split -> its vector, written in shards (the feature store), as
-              float16/float32 or as PQ codes; refused up front when the disk would not hold it
+              float16/float32 or as PQ codes; refused up front when the disk would not hold it.
+              Every split's vocabulary is fitted first, so that one pass over the images encodes
+              all the splits' stores: an image in several splits is decoded and described once
     kernel  - Gram matrices (train x train, test x train), block by block from the store
     svm     - one-vs-rest linear SVM (C fixed, or chosen by cross-validation on the training set);
               test scores
