@@ -498,22 +498,23 @@ class Runner:
             train = np.flatnonzero(store.valid[:n_train])
             everything = np.flatnonzero(store.valid)
             size = self.config.run.kernel_block
-            # as many training rows held in memory (float32) as run.kernel_memory_mb allows, so that the
-            # store -- read from disk and converted from float16, which costs as much as the products --
-            # is streamed once per held block: once in all when the training set fits
+            # as many training rows held in memory (float32) as run.kernel_memory_mb allows; each held
+            # block meets itself in one symmetric product (half the work) and then every later row of
+            # the store, read a block ahead on a thread while the product runs: the store is read once
+            # per held block, once in all when the training set fits
             width = max(size, int(self.config.run.kernel_memory_mb * 2 ** 20 // (4 * max(1, store.shape[1]))))
             gram = np.zeros((len(everything), len(train)), dtype=np.float32)
             for a in range(0, len(train), width):
                 right = block(train[a:a + width])
-                for b in range(0, len(everything), size):
-                    if b + size <= a and b + size <= len(train):
-                        continue        # upper triangle of train x train: filled by symmetry below
-                    inside = a <= b and b + size <= min(a + width, len(train))
-                    left = right[b - a:b - a + size] if inside else block(everything[b:b + size])
-                    gram[b:b + size, a:a + width] = to_numpy(left @ right.T)
-            t = len(train)
-            lower = np.tril(gram[:t, :t])
-            gram[:t, :t] = lower + np.tril(lower, -1).T
+                end = a + len(right)
+                gram[a:end, a:end] = to_numpy(right @ right.T)
+
+                def product(b, left):
+                    gram[b:b + size, a:end] = to_numpy(left @ right.T)
+                run_overlapped(lambda b: block(everything[b:b + size]), product, range(end, len(everything), size),
+                               n_threads=1, ahead=1, progress=False)
+            t = len(train)      # the upper triangle of train x train, never computed, mirrors the lower
+            gram[:t, :t] = np.tril(gram[:t, :t]) + np.tril(gram[:t, :t], -1).T
             save_npy(folder / "gram.npy", gram)
             save_npz(folder / "index.npz", train=train, everything=everything)
         return key, self._stage("kernel", key, split.name, compute)
