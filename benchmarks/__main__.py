@@ -133,7 +133,7 @@ def real_points(images, n, dims=80, seed=0):
     return x[rng.choice(len(x), n, replace=len(x) < n)].astype(np.float32)
 
 
-def bench_gmm(table, points, k, iterations, repeats):
+def bench_gmm(table, points, k, iterations, repeats, threads):
     stage = f"GMM EM K={k} D={points.shape[1]} N={len(points):.0e} ({iterations} it)"
     rng = np.random.default_rng(0)
     init_means = points[rng.choice(len(points), k, replace=False)]
@@ -141,7 +141,7 @@ def bench_gmm(table, points, k, iterations, repeats):
     init_weights = np.full(k, 1 / k, np.float32)
 
     def ours():
-        g = DiagonalGMM(k, max_iter=iterations, tol=0, init="random", seed=0)
+        g = DiagonalGMM(k, max_iter=iterations, tol=0, init="random", n_jobs=threads, seed=0)
         # same starting point as the peers: skip our own initialisation
         g.data_variance_ = points.var(0)
         g.variance_floor_ = np.maximum(g.variance_floor * g.data_variance_, 1e-12).astype(np.float32)
@@ -305,9 +305,9 @@ def main(argv=None):
         if only & {"gmm", "fisher", "pq"}:
             points = real_points(images, 1_000_000 if args.large else 100_000)
             if "gmm" in only:
-                bench_gmm(table, points[:100_000], 256, 5, max(1, args.repeats // 2))
+                bench_gmm(table, points[:100_000], 256, 5, max(1, args.repeats // 2), args.threads)
                 if args.large:
-                    bench_gmm(table, points, 256, 2, 1)
+                    bench_gmm(table, points, 256, 2, 1, args.threads)
             if "fisher" in only:
                 for n in (5000, 20000):
                     bench_fisher(table, points, 256, n, args.repeats, peak)
