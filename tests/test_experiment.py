@@ -69,24 +69,25 @@ def test_killed_encode_resumes_from_finished_shards(tmp_path):
     assert second["mean_class_accuracy"] == first["mean_class_accuracy"]
 
 
-@pytest.mark.parametrize("encode_on", ["workers", "backend"])
-def test_splits_are_encoded_in_one_pass_each_image_described_once(tmp_path, monkeypatch, encode_on):
-    """3 splits of 2 x 10 real images: every split's store equals its own encoder applied to its images,
-    and re-encoding all three decodes each distinct image exactly once."""
-    import classic.experiment.runner as runner_module
-    from classic.experiment.runner import _fitted_encoder, build_dataset, descriptor_extractor, vocabulary_stage
+THREE_SPLITS = ["data.dataset=folder", "data.root=tiny", "data.n_train=4", "data.n_test=3", "data.max_side=64",
+                "data.n_splits=3", "features.bin_sizes=[4]", "features.step=4", "encoder.pca_dims=8",
+                "encoder.n_components=3", "encoder.gmm_max_iter=5", "encoder.sample_images=8",
+                "encoder.sample_size=2000", "encoder.pyramid=[[1, 1], [1, 2]]", "encoder.store_dtype=float32",
+                "run.n_jobs=1", "run.chunk_size=5"]
+
+
+def run_three_splits(tmp_path, overrides):
+    """3 splits of 2 classes x 10 real images; each split's stores checked against its own encoder
+    applied image by image (``quantize``: through the store's PQ codebooks).  Returns (runner, splits)."""
+    from classic.encoding import ProductQuantizer
+    from classic.experiment.runner import _fitted_encoder, build_dataset, descriptor_extractor
     from classic.experiment.store import FeatureStore
     root = tmp_path / "data" / "tiny"
     for cls in ("airplanes", "Faces_easy"):
-        (root / cls).mkdir(parents=True)
+        (root / cls).mkdir(parents=True, exist_ok=True)
         for i in range(1, 11):
             shutil.copy(CALTECH / cls / f"image_{i:04d}.jpg", root / cls / f"image_{i:04d}.jpg")
-    overrides = ["data.dataset=folder", "data.root=tiny", "data.n_train=4", "data.n_test=3", "data.max_side=64",
-                 "data.n_splits=3", "features.bin_sizes=[4]", "features.step=4", "encoder.pca_dims=8",
-                 "encoder.n_components=3", "encoder.gmm_max_iter=5", "encoder.sample_images=8",
-                 "encoder.sample_size=2000", "encoder.pyramid=[[1, 1], [1, 2]]", "encoder.store_dtype=float32",
-                 "run.n_jobs=1", "run.chunk_size=5", f"run.encode_on={encode_on}"]
-    runner, _ = run(tmp_path, overrides, data_root=tmp_path / "data")
+    runner, _ = run(tmp_path, THREE_SPLITS + overrides, data_root=tmp_path / "data")
     stages = runner.stages
     assert [s["cached"] for s in stages if s["stage"] == "encode"] == [False, True, True]
     dataset = build_dataset(runner.config, tmp_path / "data")
@@ -94,23 +95,47 @@ def test_splits_are_encoded_in_one_pass_each_image_described_once(tmp_path, monk
     folders = {s["split"]: {t["stage"]: tmp_path / "cache" / t["stage"] / t["key"] for t in stages
                             if t["split"] == s["split"]} for s in stages}
     splits = dataset.splits()
-    union = {ref for split in splits for ref in list(split.train) + list(split.test)}
-    assert len(union) < sum(len(split.train) + len(split.test) for split in splits)
     for split in splits:
         f = folders[split.name]
-        encoder = _fitted_encoder(enc, dict(np.load(f["pca"] / "pca.npz")),
-                                  dict(np.load(f["gmm"] / f"{vocabulary_stage(runner.config.encoder)}.npz")))
+        encoder = _fitted_encoder(enc, dict(np.load(f["pca"] / "pca.npz")), dict(np.load(f["gmm"] / "gmm.npz")))
         refs = list(split.train) + list(split.test)
         expected = np.stack([encoder.encode(extractor.extract(dataset.load(r, "gray", 64))) for r in refs])
+        if (f["encode"] / "quantizer.npz").exists():
+            quantizer = ProductQuantizer.from_arrays(dict(np.load(f["encode"] / "quantizer.npz")))
+            expected = quantizer.inverse_transform(quantizer.transform(expected))
         np.testing.assert_allclose(FeatureStore(f["encode"], len(refs))[np.arange(len(refs))], expected, atol=1e-5)
+    return runner, splits
+
+
+@pytest.mark.parametrize("encode_on", ["workers", "backend"])
+def test_splits_are_encoded_in_one_pass_each_image_described_once(tmp_path, monkeypatch, encode_on):
+    """Every split's store equals its own encoder applied to its images, and re-encoding all three
+    decodes each distinct image exactly once."""
+    import classic.experiment.runner as runner_module
+    overrides = [f"run.encode_on={encode_on}"]
+    _, splits = run_three_splits(tmp_path, overrides)
+    union = {ref for split in splits for ref in list(split.train) + list(split.test)}
+    assert len(union) < sum(len(split.train) + len(split.test) for split in splits)
 
     decoded = []
     original = runner_module._decode_chunk
     monkeypatch.setattr(runner_module, "_decode_chunk", lambda d, refs, *a: decoded.extend(refs) or original(d, refs, *a))
     for stage in ("encode", "kernel", "svm"):
         shutil.rmtree(tmp_path / "cache" / stage)
-    run(tmp_path, overrides, data_root=tmp_path / "data")
+    run(tmp_path, THREE_SPLITS + overrides, data_root=tmp_path / "data")
     assert sorted(decoded) == sorted(union)
+
+
+def test_pq_stores_of_several_splits_hold_each_splits_own_codes(tmp_path):
+    """The shared pass quantises each split's vectors with that split's codebooks."""
+    runner, _ = run_three_splits(tmp_path, ["encoder.store_dtype=pq", "encoder.pq_bits=2", "encoder.pq_iter=3"])
+    keys = {(s["stage"], s["split"]): s["key"] for s in runner.stages}
+    splits = [split for stage, split in keys if stage == "pq"]
+    codebooks = [np.load(tmp_path / "cache" / "pq" / keys["pq", split] / "pq.npz")["codebooks"] for split in splits]
+    assert len(codebooks) == 3 and not np.array_equal(codebooks[0], codebooks[1])
+    for split, fitted in zip(splits, codebooks):
+        stored = np.load(tmp_path / "cache" / "encode" / keys["encode", split] / "quantizer.npz")["codebooks"]
+        np.testing.assert_array_equal(stored, fitted)
 
 
 @pytest.mark.parametrize("encode_on", ["workers", "backend"])
