@@ -170,6 +170,25 @@ def test_pyramid_statistics_equal_direct_per_region(fitted, real_descriptors):
         np.testing.assert_allclose(np.linalg.norm(fv[r]), 1, atol=1e-5)
 
 
+def test_pooling_in_cpu_blocks_equals_one_product_per_batch(fitted, real_descriptors):
+    """block_rows=None is the GPU path (one posterior product for the batch); integers split each bag."""
+    from classic.encoding.gmm import stacked_moments
+    from classic.encoding.pyramid import pool
+    pca, gmm, _ = fitted
+    batch = [f.without_empty() for f in real_descriptors[:3]]
+    X, P = [pca.transform(f.descriptors) for f in batch], [f.positions for f in batch]
+
+    def statistics(rows):
+        moments = stacked_moments(rows)
+        return gmm.responsibilities(rows, moments)[0], moments
+    whole, counts = pool(X, P, [(1, 1), (2, 2), (1, 3)], statistics, block_rows=None)
+    assert counts.sum() == 3 * sum(len(x) for x in X)      # each descriptor in one region of each level
+    for block_rows in (97, 4096, "auto"):
+        blocked, blocked_counts = pool(X, P, [(1, 1), (2, 2), (1, 3)], statistics, block_rows=block_rows)
+        np.testing.assert_array_equal(blocked_counts, counts)
+        np.testing.assert_allclose(blocked, whole, rtol=1e-4, atol=1e-3)
+
+
 def test_refinement_of_the_standard_pyramid():
     columns, rows, membership = refinement([(1, 1), (2, 2), (1, 3)])
     assert (columns, rows) == (2, 4)                       # 2 columns x bands cut at 1/3, 1/2, 2/3

@@ -24,6 +24,9 @@ import numpy as np
 from ..backend import array_module, to_numpy
 
 Level = tuple[int, int]
+# CPU block: (4,096 x 256) float32 posteriors, 4 MiB. Measured on a 17,000-descriptor image (K = 256):
+# 8% faster than one block per image alone, 12-25% with two worker processes sharing the memory bus
+_CPU_BLOCK_ROWS = 4096
 
 
 def n_regions(levels) -> int:
@@ -103,14 +106,18 @@ def bag_statistics(weights, moments, bounds):
     return stats
 
 
-def pool(descriptors, positions, levels, statistics):
+def pool(descriptors, positions, levels, statistics, block_rows="auto"):
     """Pooled statistics of a batch of images over the pyramid's regions.
 
     ``descriptors`` and ``positions`` are lists (one (N_i, D) and (N_i, 2) array per image; positions
     relative to the image size).  ``statistics(X)`` maps descriptors (n, D) to their assignments
     (n, K) and pooled quantities (n, M).  Returns the region sums (n_images, n_regions, K, M) and the
-    descriptor counts (n_images, n_regions).  The whole batch's assignments come from one call, so
-    a batch costs a few large array operations (the GPU path).
+    descriptor counts (n_images, n_regions).
+
+    ``block_rows=None``: the whole batch's assignments come from one call, so a batch costs a few
+    large array operations (the GPU path).  An integer: bag by bag, at most that many rows at a time,
+    so that the (rows, K) assignments stay in the CPU's cache; ``"auto"`` (default) picks
+    ``_CPU_BLOCK_ROWS`` on NumPy and None otherwise.
     """
     xp = array_module(descriptors[0])
     levels = [tuple(level) for level in levels]
@@ -125,8 +132,19 @@ def pool(descriptors, positions, levels, statistics):
     X = X[xp.argsort(bag, kind="stable")]
     counts = xp.bincount(bag, minlength=n_images * n_cells).astype(X.dtype)
     bounds = np.concatenate([[0], np.cumsum(to_numpy(counts).astype(np.int64))])
-    weights, moments = statistics(X)
-    stats = bag_statistics(weights, moments, bounds)
+    if block_rows == "auto":
+        block_rows = _CPU_BLOCK_ROWS if xp is np else None
+    stats = None
+    if block_rows:        # bag by bag, at most block_rows rows at a time
+        for b in range(len(bounds) - 1):
+            for lo in range(int(bounds[b]), int(bounds[b + 1]), block_rows):
+                weights, moments = statistics(X[lo:min(lo + block_rows, int(bounds[b + 1]))])
+                if stats is None:
+                    stats = xp.zeros((len(bounds) - 1, weights.shape[1], moments.shape[1]), dtype=moments.dtype)
+                stats[b] += weights.T @ moments
+    if stats is None:     # the whole batch in one call (or no descriptor at all)
+        weights, moments = statistics(X)
+        stats = bag_statistics(weights, moments, bounds)
     # regions = sums of cells, image by image: (R, C) x (images, C, ...) -> (images, R, ...)
     to_regions = xp.asarray(membership, dtype=X.dtype)
     k, m = stats.shape[1:]
