@@ -23,6 +23,7 @@ import resource
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from itertools import islice
 
 from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import threadpool_limits
@@ -92,17 +93,11 @@ def run_overlapped(prepare, compute, tasks, n_threads: int = 2, ahead: int = 2, 
     results = []
     bar = tqdm(total=len(tasks), desc=desc, unit="chunk", disable=not progress, leave=False)
     with ThreadPoolExecutor(max(1, n_threads)) as pool:
-        pending = deque()
         upcoming = iter(tasks)
-        for task in upcoming:
-            pending.append((task, pool.submit(prepare, task)))
-            if len(pending) > ahead:
-                break
+        pending = deque((task, pool.submit(prepare, task)) for task in islice(upcoming, ahead + 1))
         while pending:
             task, future = pending.popleft()
-            following = next(upcoming, None)
-            if following is not None:
-                pending.append((following, pool.submit(prepare, following)))
+            pending.extend((following, pool.submit(prepare, following)) for following in islice(upcoming, 1))
             results.append(compute(task, future.result()))
             bar.update(1)
     bar.close()

@@ -38,6 +38,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+from joblib import effective_n_jobs
 
 from ..backend import get_backend, to_numpy
 from ..data import Dataset, ImageError, Split, open_dataset
@@ -152,12 +153,12 @@ def _fitted_encoder(enc: dict, pca_arrays, vocabulary_arrays, xp=np):
     return encoder
 
 
-def _write_shard(target: dict, decoded: set, vectors, errors, quantizer=None):
+def _write_shard(target: dict, features: dict, vectors, errors, quantizer=None):
     """One shard of a store: ``target["rows"]`` (the store's rows held by the chunk's images
-    ``target["members"]``); ``vectors`` are those of the members that ``decoded``, in order (the others
-    stay zero and invalid), written as ``enc["store_dtype"]`` or as PQ codes."""
+    ``target["members"]``); ``vectors`` are those of the members with ``features`` (the images that
+    decoded), in order (the others stay zero and invalid), written as ``enc["store_dtype"]`` or as PQ codes."""
     enc, members = target["enc"], target["members"]
-    present = [k for k, i in enumerate(members) if i in decoded]
+    present = [k for k, i in enumerate(members) if i in features]
     if quantizer is not None:          # the whole chunk at once: one batched product per sub-quantiser group
         out = np.zeros((len(members), quantizer.codebooks_.shape[0]), dtype=np.uint8)
         if present:
@@ -173,20 +174,35 @@ def _write_shard(target: dict, decoded: set, vectors, errors, quantizer=None):
                                                      "errors": [e for e in errors if e["file"] in files]})
 
 
+def _encode_targets(targets, features: dict, errors, fitted, one_at_a_time: bool):
+    """Every target's shard (see :meth:`Runner._encode_stores`) from the chunk's ``features``
+    ({position in the chunk: LocalFeatures}); ``fitted(target)`` gives its (encoder, quantizer or None).
+
+    ``one_at_a_time``: image by image (the CPU workers: 1.49 s for 32 Caltech images against 1.83 s as
+    one batch, whose concatenation and grouping leave the cache); else each target's images as one
+    batch, one posterior product for all their descriptors (the GPU)."""
+    for target in targets:
+        encoder, quantizer = fitted(target)
+        batch = [features[i] for i in target["members"] if i in features]
+        if not batch:
+            vectors = np.zeros((0, encoder.dimension), np.float32)
+        elif one_at_a_time:
+            vectors = np.stack([encoder.encode(f) for f in batch])
+        else:
+            vectors = encoder.encode_batch(batch)
+        _write_shard(target, features, vectors, errors, quantizer)
+
+
 def _encode_chunk(dataset, refs, extractor, max_side, targets):
     """A worker's task: one chunk of images, each decoded and described once, then encoded into the
-    shard of every store (split) that holds it (``targets``, see :meth:`Runner._encode_stores`), image
-    by image (one image's (N, K) posteriors at a time), on the CPU."""
+    shard of every store (split) that holds it, on the CPU."""
     images, errors = _decode_chunk(dataset, refs, extractor.image_mode, max_side)
     features = {i: extractor.extract(image) for i, image in images}
-    for target in targets:
-        encoder = _fitted_encoder(target["enc"], target["pca"], target["vocabulary"])
-        kept = [i for i in target["members"] if i in features]
-        vectors = np.zeros((len(kept), encoder.dimension), dtype=np.float32)
-        for row, i in enumerate(kept):
-            vectors[row] = encoder.encode(features[i])
+
+    def fitted(target):
         quantizer = ProductQuantizer.from_arrays(target["quantizer"]) if target["quantizer"] else None
-        _write_shard(target, set(features), vectors, errors, quantizer)
+        return _fitted_encoder(target["enc"], target["pca"], target["vocabulary"]), quantizer
+    _encode_targets(targets, features, errors, fitted, one_at_a_time=True)
     return errors
 
 
@@ -197,7 +213,7 @@ def _on_backend(tasks, run_cfg, desc: str, progress: bool, compute):
     def decode(task):
         dataset, refs, extractor, max_side = task[:4]
         return _decode_chunk(dataset, refs, extractor.image_mode, max_side)
-    threads = cpu_count() if run_cfg.n_jobs < 1 else run_cfg.n_jobs
+    threads = effective_n_jobs(run_cfg.n_jobs)       # -1: all cores, as for the worker processes
     return run_overlapped(decode, compute, tasks, threads, ahead=max(2, threads), desc=desc, progress=progress)
 
 
@@ -385,14 +401,10 @@ class Runner:
                 ProductQuantizer.from_arrays({k: xp.asarray(v) for k, v in quantizer.items()}) if quantizer else None)
 
         def encode(task, decoded):
-            # each store's share of the chunk as one batch: one posterior product for all its descriptors
             images, errors = decoded
             features = {i: self.extractor.extract(xp.asarray(image)) for i, image in images}
-            for target in task[4]:
-                encoder, quantizer = on_device[target["folder"]]
-                batch = [features[i] for i in target["members"] if i in features]
-                vectors = encoder.encode_batch(batch) if batch else xp.zeros((0, encoder.dimension), xp.float32)
-                _write_shard(target, set(features), vectors, errors, quantizer)
+            _encode_targets(task[4], features, errors, lambda target: on_device[target["folder"]],
+                            one_at_a_time=False)
         _on_backend(tasks, cfg.run, label, self.progress, encode)
         return 0.0          # no workers: the stage's own peak is this process's
 
@@ -514,7 +526,8 @@ class Runner:
                 run_overlapped(lambda b: block(everything[b:b + size]), product, range(end, len(everything), size),
                                n_threads=1, ahead=1, progress=False)
             t = len(train)      # the upper triangle of train x train, never computed, mirrors the lower
-            gram[:t, :t] = np.tril(gram[:t, :t]) + np.tril(gram[:t, :t], -1).T
+            lower = np.tril(gram[:t, :t])
+            gram[:t, :t] = lower + np.tril(lower, -1).T
             save_npy(folder / "gram.npy", gram)
             save_npz(folder / "index.npz", train=train, everything=everything)
         return key, self._stage("kernel", key, split.name, compute)
