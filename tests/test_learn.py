@@ -3,6 +3,7 @@ import pytest
 from sklearn.svm import LinearSVC
 
 from classic.learn import LinearSVM, evaluate, top_k, top_k_error
+from classic.learn import svm as svm_module
 from classic.learn.metrics import confusion_matrix
 
 
@@ -36,6 +37,28 @@ def test_fit_kernel_matches_fit(problem):
     b = LinearSVM(C=1.0).fit_kernel(X @ X.T, y)
     np.testing.assert_allclose(a.decision_function(Xt), b.decision_function_kernel(Xt @ X.T), atol=1e-4)
     assert (a.predict(Xt) == yt).mean() > 0.8
+
+
+def test_class_groups_in_processes_give_liblinear_one_vs_rest(problem, monkeypatch):
+    """Classes in several LIBLINEAR runs (here 3), on processes: LIBLINEAR's one-vs-rest scores, and
+    the same numbers whatever the number of processes."""
+    monkeypatch.setattr(svm_module, "_GROUP_SIZE", 2)
+    X, y, Xt, _ = problem
+    fits = [LinearSVM(C=0.5, tol=1e-8, max_iter=100_000, n_jobs=jobs).fit(X, y) for jobs in (1, 2)]
+    np.testing.assert_array_equal(fits[0].dual_coef_, fits[1].dual_coef_)
+    ref = LinearSVC(C=0.5, tol=1e-8, max_iter=100_000, random_state=0).fit(X, y)
+    s_ours, s_ref = fits[1].decision_function(Xt), ref.decision_function(Xt)
+    assert np.abs(s_ours - s_ref).max() < 1e-3 * np.abs(s_ref).max()
+
+
+def test_singular_gram_matrix_falls_back_to_the_eigendecomposition(problem):
+    """More samples than dimensions: K is singular, no Cholesky factor; the solution is still LIBLINEAR's."""
+    X, y, Xt, _ = problem
+    X, Xt = X[:, :40], Xt[:, :40]
+    ours = LinearSVM(C=0.5, tol=1e-8, max_iter=100_000).fit_kernel(X @ X.T, y)
+    ref = LinearSVC(C=0.5, tol=1e-8, max_iter=100_000, random_state=0).fit(X, y)
+    s_ours, s_ref = ours.decision_function_kernel(Xt @ X.T), ref.decision_function(Xt)
+    assert np.abs(s_ours - s_ref).max() < 1e-3 * np.abs(s_ref).max()
 
 
 def test_binary_problem_gives_two_score_columns(problem):

@@ -65,8 +65,10 @@ def fisher_vectors(descriptors, positions, gmm: DiagonalGMM, levels=((1, 1),), i
 
     def posteriors_and_moments(X):
         moments = stacked_moments(X)
-        gamma = gmm.responsibilities(X, moments)[0] if X.shape[0] else xp.zeros((0, k), X.dtype)
-        return gamma, moments
+        if not X.shape[0]:
+            return xp.zeros((0, k), X.dtype), moments
+        weights, weighted, _ = gmm.posterior_statistics(moments)
+        return weights, weighted
 
     stats, counts = pool(descriptors, positions, levels, posteriors_and_moments)
     n_images = len(descriptors)

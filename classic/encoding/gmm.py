@@ -101,27 +101,46 @@ class DiagonalGMM(BaseEstimator):
         weights = xp.concatenate([self.means_ * precision, -0.5 * precision, const[:, None]], axis=1)
         return weights.astype(moments.dtype) @ moments.T
 
-    def responsibilities(self, X, moments=None):
-        """(gamma (n, K), log p(x) (n,)) for a block of points; ``moments`` = stacked_moments(X) if at hand.
+    def _unnormalised_posteriors(self, moments):
+        """(E (K, n), top (n,), total (n,)) with E = exp(log-joint - top), log-posteriors floored 30 below
+        the largest; gamma = E / total and log p(x) = top + log(total).
 
-        Computed component-major, (K, n), and returned as its transpose (a view): the log-sum-exp's
-        reductions over k then run across contiguous rows, elementwise, instead of along each short
-        row (the softmax ran 25% faster), and the statistics ``gamma.T @ moments`` read contiguous memory.
-        Log-posteriors more than 30 below a point's largest are raised to that floor: posteriors of
-        ~1e-13 relative to the largest (VLFeat drops those below 1e-6), far below float32 resolution in
-        every statistic, and never in the denormal range, where x86 arithmetic, matrix products
-        included, runs ~100x slower.  Clamping costs one pass; setting them to exactly zero through a
-        mask cost 1.5x as much.
+        Component-major, (K, n): the log-sum-exp's reductions over k then run across contiguous rows,
+        elementwise, instead of along each short row (the softmax ran 25% faster), and products with E
+        read contiguous memory.  The floor: posteriors of ~1e-13 relative to the largest (VLFeat drops
+        those below 1e-6), far below float32 resolution in every statistic, and never in the denormal
+        range, where x86 arithmetic, matrix products included, runs ~100x slower.  Clamping costs one
+        pass; setting them to exactly zero through a mask cost 1.5x as much.
         """
-        xp = array_module(X)
-        shifted = self._log_joint(moments if moments is not None else stacked_moments(X))
+        xp = array_module(moments)
+        shifted = self._log_joint(moments)
         top = shifted.max(axis=0)
         shifted -= top
         xp.maximum(shifted, _LOG_POSTERIOR_CUT, out=shifted)
-        gamma = xp.exp(shifted, out=shifted)
-        total = gamma.sum(axis=0)
-        gamma /= total
-        return gamma.T, top + xp.log(total)
+        unnormalised = xp.exp(shifted, out=shifted)
+        return unnormalised, top, unnormalised.sum(axis=0)
+
+    def responsibilities(self, X, moments=None):
+        """(gamma (n, K), log p(x) (n,)) for a block of points; ``moments`` = stacked_moments(X) if at hand.
+
+        gamma is the transpose (a view) of a component-major (K, n) array (see
+        :meth:`_unnormalised_posteriors`).
+        """
+        unnormalised, top, total = self._unnormalised_posteriors(moments if moments is not None else stacked_moments(X))
+        unnormalised /= total
+        return unnormalised.T, top + array_module(X).log(total)
+
+    def posterior_statistics(self, moments):
+        """(weights (n, K), weighted moments (n, M)) whose product ``weights.T @ weighted`` is the
+        statistic sum_n gamma_nk moments_n, and log p(x) (n,).
+
+        The posteriors' normalisation gamma = E / total is applied to the narrower moments
+        (n x (2D + 1)) instead of the (K x n) posteriors: one pass over fewer numbers.  ``moments`` is
+        scaled in place.
+        """
+        unnormalised, top, total = self._unnormalised_posteriors(moments)
+        moments /= total[:, None]
+        return unnormalised.T, moments, top + array_module(moments).log(total)
 
     def predict_proba(self, X):
         xp = array_module(X)
@@ -189,9 +208,8 @@ class DiagonalGMM(BaseEstimator):
         xp = array_module(X)
 
         def block(i):
-            moments = stacked_moments(X[i:i + _CHUNK])
-            gamma, log_px = self.responsibilities(X[i:i + _CHUNK], moments)
-            return gamma.T @ moments, float(log_px.astype(xp.float64).sum())
+            weights, weighted, log_px = self.posterior_statistics(stacked_moments(X[i:i + _CHUNK]))
+            return weights.T @ weighted, float(log_px.astype(xp.float64).sum())
         starts = range(0, X.shape[0], _CHUNK)
         if xp is np:
             with threadpool_limits(1), ThreadPoolExecutor(effective_n_jobs(self.n_jobs)) as pool:

@@ -18,6 +18,7 @@ hard codeword assignments) and pooled quantities :math:`m` (e.g. ``[x, x^2, 1]``
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 
@@ -41,6 +42,12 @@ def _cuts(divisions) -> list[tuple[int, int]]:
 
 def refinement(levels) -> tuple[int, int, np.ndarray]:
     """(columns, rows, membership): the common refinement and its (n_regions, n_cells) 0/1 matrix."""
+    return _refinement(tuple(tuple(level) for level in levels))
+
+
+@lru_cache(maxsize=64)
+def _refinement(levels) -> tuple[int, int, np.ndarray]:
+    # exact fractions are slow (~1 ms a pyramid); every image of a run asks for the same one
     x_cuts, y_cuts = _cuts([nx for nx, _ in levels]), _cuts([ny for _, ny in levels])
     x_edges = [Fraction(0)] + [Fraction(i, n) for i, n in x_cuts] + [Fraction(1)]
     y_edges = [Fraction(0)] + [Fraction(i, n) for i, n in y_cuts] + [Fraction(1)]
@@ -56,6 +63,7 @@ def refinement(levels) -> tuple[int, int, np.ndarray]:
                         inside_y = Fraction(ry, ny) <= y_edges[cy] and y_edges[cy + 1] <= Fraction(ry + 1, ny)
                         membership[region, cy * columns + cx] = inside_x and inside_y
                 region += 1
+    membership.flags.writeable = False      # shared by every caller
     return columns, rows, membership
 
 
@@ -123,9 +131,9 @@ def pool(descriptors, positions, levels, statistics, block_rows="auto"):
     levels = [tuple(level) for level in levels]
     columns, rows, membership = refinement(levels)
     n_cells, n_images = columns * rows, len(descriptors)
-    X = xp.concatenate(descriptors)
+    X = descriptors[0] if n_images == 1 else xp.concatenate(descriptors)    # (not modified below)
     image = xp.concatenate([xp.full(len(x), i, dtype=xp.int64) for i, x in enumerate(descriptors)])
-    cells = cell_indices(xp.concatenate(positions), levels) if X.shape[0] else image
+    cells = cell_indices(positions[0] if n_images == 1 else xp.concatenate(positions), levels) if X.shape[0] else image
     # group the descriptors by (image, cell) before anything else: moving the (n, D) descriptors is
     # cheaper than moving the (n, K) assignments, and every bag is then a contiguous block
     bag = image * n_cells + cells

@@ -12,17 +12,23 @@ from .dsift import DESCRIPTOR_SIZE, dense_sift, phow, root_sift
 
 @dataclass
 class LocalFeatures:
-    """One image's local descriptors (N, D) and their positions (N, 2): (x, y) / image size, in [0, 1)."""
+    """One image's local descriptors (N, D) and their positions (N, 2): (x, y) / image size, in [0, 1).
+
+    ``empty_dropped``: known to hold no all-zero descriptor (the result of :meth:`without_empty`).
+    """
     descriptors: object
     positions: object
+    empty_dropped: bool = False
 
     def __len__(self) -> int:
         return self.descriptors.shape[0]
 
     def without_empty(self) -> "LocalFeatures":
         """The same features less the all-zero descriptors (zeroed low-contrast frames carry no information)."""
+        if self.empty_dropped:      # several encoders of one image look for them once
+            return self
         keep = nonzero_rows(self.descriptors)
-        return LocalFeatures(self.descriptors[keep], self.positions[keep])
+        return LocalFeatures(self.descriptors[keep], self.positions[keep], empty_dropped=True)
 
 
 def nonzero_rows(descriptors):
