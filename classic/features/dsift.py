@@ -13,8 +13,9 @@ computes it for every frame of a grid with a fixed step, all frames at once:
 3. Spatial binning with bilinear interpolation: each map is filtered with the separable triangular
    kernel :math:`k(u) = \max(0, 1 - |u| / b)` (``b`` = bin size); the value of spatial bin
    (i, j) of the frame at (x, y) is the filtered map read at the bin centre (x + j b, y + i b).
-   Only the centres that some frame reads are computed, as two matrix products with banded
-   matrices (:func:`sampling_filter`): fewer operations than filtering every pixel, at BLAS speed.
+   Only the centres that some frame reads are computed, as products with banded matrices
+   (:func:`sampling_filter`), one per band of 32 centres: fewer operations than filtering every
+   pixel, at BLAS speed.
 4. "Flat window": instead of weighting every pixel by a Gaussian centred on the frame (sigma =
    ``window_size`` x b), each spatial bin is weighted by the Gaussian's mean over that bin's
    support, which keeps step 3 a plain separable filter (VLFeat's fast mode, used by ``vl_phow``).
@@ -43,6 +44,9 @@ N_ORIENTATIONS = 8
 N_SPATIAL_BINS = 4
 DESCRIPTOR_SIZE = N_ORIENTATIONS * N_SPATIAL_BINS * N_SPATIAL_BINS
 _FLOAT32_EPS = float(np.finfo(np.float32).eps)
+# rows of a sampling filter per band product on the CPU: 32 took 5.9 ms for the 4 scales' products of a
+# 240 x 276 image, 64 took 9.3 ms, the whole matrices 16.3 ms
+_BAND_ROWS = 32
 
 
 def gaussian_kernel(sigma: float) -> np.ndarray:
@@ -64,42 +68,95 @@ def smooth(image, sigma: float):
     return ndi.correlate1d(out, k, axis=1, mode="nearest")
 
 
+def gradient(image):
+    """(d/dy, d/dx): central differences inside, one-sided at the border (``numpy.gradient``'s rule,
+    without its generality: 5x faster here)."""
+    xp = array_module(image)
+    gy, gx = xp.empty_like(image), xp.empty_like(image)
+    xp.subtract(image[2:], image[:-2], out=gy[1:-1])
+    gy[1:-1] *= xp.float32(0.5)
+    gy[0], gy[-1] = image[1] - image[0], image[-1] - image[-2]
+    xp.subtract(image[:, 2:], image[:, :-2], out=gx[:, 1:-1])
+    gx[:, 1:-1] *= xp.float32(0.5)
+    gx[:, 0], gx[:, -1] = image[:, 1] - image[:, 0], image[:, -1] - image[:, -2]
+    return gy, gx
+
+
 def orientation_maps(image, n_orientations: int = N_ORIENTATIONS):
     """Gradient magnitude split into ``n_orientations`` maps by linear angular interpolation: (n, H, W)."""
     xp = array_module(image)
-    gy, gx = xp.gradient(image)
+    gy, gx = gradient(image)
     magnitude = xp.sqrt(gx * gx + gy * gy)
     t = xp.arctan2(gy, gx) * xp.float32(n_orientations / (2 * math.pi))
     t = xp.where(t < 0, t + xp.float32(n_orientations), t)     # [0, n]; cheaper than a float modulo
     lower = xp.floor(t)
     frac = t - lower
-    lower = lower.astype(xp.int64) % n_orientations
-    upper = (lower + 1) % n_orientations
-    h, w = image.shape
-    pixel = xp.arange(h * w)
-    maps = xp.zeros((n_orientations, h * w), dtype=xp.float32)
-    maps[lower.ravel(), pixel] = (magnitude * (1 - frac)).ravel()
-    maps[upper.ravel(), pixel] = (magnitude * frac).ravel()
-    return maps.reshape(n_orientations, h, w)
+    # bin floor(t) mod n: floor(t) is n only where t rounded up to n; compared, not divided (an
+    # integer modulo cost as much as all the rest)
+    lower = xp.where(lower >= n_orientations, 0, lower).astype(xp.int64).ravel()
+    upper = xp.where(lower == n_orientations - 1, 0, lower + 1)
+    size = image.size
+    pixel = xp.arange(size)
+    maps = xp.zeros(n_orientations * size, dtype=xp.float32)
+    maps[lower * size + pixel] = (magnitude * (1 - frac)).ravel()
+    maps[upper * size + pixel] = (magnitude * frac).ravel()
+    return maps.reshape(n_orientations, *image.shape)
 
 
 @lru_cache(maxsize=512)
 def sampling_filter(length: int, bin_size: int, step: int, offset: int, count: int):
     """The triangular filter (item 3 of the module docstring) at the bin centres a grid reads, along one axis.
 
-    Bin centres are offset + i * bin_size + k * step (i < 4, k < count).  Returns ``(matrix, index)``:
-    ``matrix`` (m, length) holds, for each of the m distinct centres, the weights 1 - |u| / b of the
-    pixels within b - 1 of it (indices past the border clamped, i.e. edges replicated, as
-    ``vl_imconvcoltri``); ``index`` (4, count) gives each bin centre's row in ``matrix``.
+    Bin centres are offset + i * bin_size + k * step (i < 4, k < count): for each i an arithmetic
+    progression, all on the lattice offset + j * g, g = gcd(bin_size, step).  Returns
+    ``(matrix, bins)``: ``matrix`` (m, length) holds, for each of the m lattice points from the first
+    centre to the last, the weights 1 - |u| / b of the pixels within b - 1 of it (indices past the
+    border clamped, i.e. edges replicated, as ``vl_imconvcoltri``); ``bins[i]`` is the slice of
+    ``matrix``'s rows that spatial bin i reads for frames 0, 1, ..., count - 1, so that reading a bin
+    for all frames is a strided view, not a gather; ``bands``: (r0, r1, c0, c1), rows r0:r1 of
+    ``matrix`` are zero outside columns c0:c1.  (Lattice points no centre reads, a few at the start,
+    are computed and never read.)
     """
-    centres = offset + bin_size * np.arange(N_SPATIAL_BINS)[:, None] + step * np.arange(count)[None, :]
-    distinct, index = np.unique(centres, return_inverse=True)
+    lattice = math.gcd(bin_size, step)
+    last = offset + bin_size * (N_SPATIAL_BINS - 1) + step * (count - 1)
+    points = np.arange(offset, last + 1, lattice)
     u = np.arange(-bin_size + 1, bin_size)
-    matrix = np.zeros((len(distinct), length), dtype=np.float64)
-    rows = np.repeat(np.arange(len(distinct)), len(u))
-    columns = np.clip((distinct[:, None] + u[None, :]).ravel(), 0, length - 1)
-    np.add.at(matrix, (rows, columns), np.tile(1 - np.abs(u) / bin_size, len(distinct)))
-    return matrix.astype(np.float32), index.reshape(centres.shape)
+    matrix = np.zeros((len(points), length), dtype=np.float64)
+    rows = np.repeat(np.arange(len(points)), len(u))
+    columns = np.clip((points[:, None] + u[None, :]).ravel(), 0, length - 1)
+    np.add.at(matrix, (rows, columns), np.tile(1 - np.abs(u) / bin_size, len(points)))
+    stride = step // lattice
+    bins = tuple(slice(i * bin_size // lattice, i * bin_size // lattice + stride * (count - 1) + 1, stride)
+                 for i in range(N_SPATIAL_BINS))
+    # the band: rows r0:r1 read only the pixels within b - 1 of their points
+    bands = tuple((r0, min(r0 + _BAND_ROWS, len(points)), max(0, points[r0] - bin_size + 1),
+                   min(length, points[min(r0 + _BAND_ROWS, len(points)) - 1] + bin_size))
+                  for r0 in range(0, len(points), _BAND_ROWS))
+    return matrix.astype(np.float32), bins, bands
+
+
+def filter_rows(matrix, bands, maps):
+    """``matrix @ maps`` (maps: (n, length, W) -> (n, m, W)) with a banded ``matrix`` (see
+    :func:`sampling_filter`): on the CPU one product per band (3-4x less work and time than the whole
+    matrix, which is ~95% zeros); on a GPU one product for all."""
+    xp = array_module(maps)
+    if xp is not np:
+        return xp.matmul(xp.asarray(matrix), maps)
+    out = np.empty((maps.shape[0], matrix.shape[0], maps.shape[2]), dtype=np.float32)
+    for r0, r1, c0, c1 in bands:
+        np.matmul(matrix[r0:r1, c0:c1], maps[:, c0:c1, :], out=out[:, r0:r1, :])
+    return out
+
+
+def filter_columns(matrix, bands, maps):
+    """``maps @ matrix.T`` (maps: (n, H, length) -> (n, H, m)), banded as :func:`filter_rows`."""
+    xp = array_module(maps)
+    if xp is not np:
+        return xp.matmul(maps, xp.asarray(matrix).T)
+    out = np.empty((maps.shape[0], maps.shape[1], matrix.shape[0]), dtype=np.float32)
+    for r0, r1, c0, c1 in bands:
+        np.matmul(maps[:, :, c0:c1], matrix[r0:r1, c0:c1].T, out=out[:, :, r0:r1])
+    return out
 
 
 def flat_window_weights(bin_size: int, window_size: float, n_bins: int = N_SPATIAL_BINS) -> np.ndarray:
@@ -121,13 +178,16 @@ def grid_size(length: int, bin_size: int, step: int, offset: int = 0) -> int:
 
 
 def dense_sift(image, bin_size: int = 8, step: int = 3, window_size: float = 1.5,
-               offset: tuple[int, int] = (0, 0), contrast_threshold: float = 0.0, out=None):
+               offset: tuple[int, int] = (0, 0), contrast_threshold: float = 0.0, out=None,
+               renormalise: bool = True):
     """Dense SIFT of one gray image (float32 in [0, 1], already smoothed as wanted).
 
     Frame origins are ``offset + k * step`` (x, y), as ``vl_dsift`` with bounds starting at ``offset``.
     Returns ``(frames, descriptors)``: frames ``(N, 4)`` = x, y of the centre, bin size, contrast;
     descriptors ``(N, 128)`` float32, row-major over the grid (y outer, x inner).  ``out``, if
-    given, is the (N, 128) float32 array the descriptors are written into.
+    given, is the (N, 128) float32 array the descriptors are written into.  ``renormalise=False``
+    skips the final L2 normalisation (for a caller that normalises again, as RootSIFT does: it would
+    only rescale each row).
     """
     xp = array_module(image)
     image = xp.asarray(image, dtype=xp.float32)
@@ -141,26 +201,26 @@ def dense_sift(image, bin_size: int = 8, step: int = 3, window_size: float = 1.5
 
     # spatial binning: the triangular filter, evaluated only at the bin centres that frames read,
     # as two matrix products (rows, then columns); edge replication is folded into the matrices
-    row_filter, row_index = sampling_filter(h, bin_size, step, oy, ny)
-    column_filter, column_index = sampling_filter(w, bin_size, step, ox, nx)
-    maps = xp.matmul(xp.asarray(row_filter), orientation_maps(image))        # (8, rows read, W)
-    maps = xp.matmul(maps, xp.asarray(column_filter).T)                       # (8, rows read, columns read)
+    row_filter, row_bins, row_bands = sampling_filter(h, bin_size, step, oy, ny)
+    column_filter, column_bins, column_bands = sampling_filter(w, bin_size, step, ox, nx)
+    maps = filter_rows(row_filter, row_bands, orientation_maps(image))      # (8, rows read, W)
+    maps = filter_columns(column_filter, column_bands, maps)                # (8, rows read, columns read)
     # orientation last, so that a frame's 8 values of one spatial bin are contiguous
     maps = xp.ascontiguousarray(maps.transpose(1, 2, 0))
 
-    # read each spatial bin for all frames at once, straight into the output layout:
+    # read each spatial bin for all frames at once (a strided view), straight into the output layout:
     # (ny, nx, 4 row bins, 4 column bins, 8 orientations) -> index 32 * row_bin + 8 * col_bin + orientation
     weights = flat_window_weights(bin_size, window_size)
     grid = descriptors.reshape(ny, nx, N_SPATIAL_BINS, N_SPATIAL_BINS, N_ORIENTATIONS)
     for row_bin in range(N_SPATIAL_BINS):
-        rows = maps[xp.asarray(row_index[row_bin])]                            # (ny, columns read, 8)
+        rows = maps[row_bins[row_bin]]                                         # (ny, columns read, 8)
         for col_bin in range(N_SPATIAL_BINS):
-            cell = rows[:, xp.asarray(column_index[col_bin])]                  # (ny, nx, 8)
-            xp.multiply(cell, xp.float32(weights[row_bin] * weights[col_bin]), out=grid[:, :, row_bin, col_bin, :])
+            xp.multiply(rows[:, column_bins[col_bin]], xp.float32(weights[row_bin] * weights[col_bin]),
+                        out=grid[:, :, row_bin, col_bin, :])
 
     frame_extent = bin_size * (N_SPATIAL_BINS - 1) + 1
     contrast = row_sums(descriptors) / xp.float32(frame_extent * frame_extent)
-    normalise_clamp_normalise(descriptors)
+    normalise_clamp_normalise(descriptors, renormalise=renormalise)
     if contrast_threshold > 0:
         descriptors[contrast < contrast_threshold] = 0
 
@@ -193,12 +253,14 @@ def _divide_rows(d, divisor):
     d /= (divisor + xp.float32(_FLOAT32_EPS))[:, None]
 
 
-def normalise_clamp_normalise(d, clamp: float = 0.2):
-    """In place: L2-normalise the rows, clamp at ``clamp``, L2-normalise again (zero rows stay zero)."""
+def normalise_clamp_normalise(d, clamp: float = 0.2, renormalise: bool = True):
+    """In place: L2-normalise the rows, clamp at ``clamp``, L2-normalise again (zero rows stay zero;
+    ``renormalise=False``: not again)."""
     xp = array_module(d)
     _divide_rows(d, row_norms(d))
     xp.minimum(d, xp.float32(clamp), out=d)
-    _divide_rows(d, row_norms(d))
+    if renormalise:
+        _divide_rows(d, row_norms(d))
     return d
 
 
@@ -227,7 +289,7 @@ def phow(image, bin_sizes=(4, 6, 8, 10), step: int = 3, magnif: float = 6.0,
     all_frames, start = [], 0
     for bin_size, off, count in zip(bin_sizes, offsets, counts):
         frames, _ = dense_sift(smooth(image, bin_size / magnif), bin_size, step, window_size, (off, off),
-                               contrast_threshold, out=descriptors[start:start + count])
+                               contrast_threshold, out=descriptors[start:start + count], renormalise=not rootsift)
         all_frames.append(frames)
         start += count
     if rootsift:
