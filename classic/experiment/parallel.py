@@ -15,9 +15,12 @@ Each worker runs with its BLAS thread pool capped at one thread when there are s
 that workers x threads never exceeds the cores.  Peak resident memory is measured per stage: the
 kernel's high-water mark is reset before the stage (Linux ``/proc/self/clear_refs``) and read from
 ``/proc/self/status`` after; workers report their own high-water mark for each chunk.
+
+Every process of a run keeps the memory it frees for its next arrays (:func:`keep_freed_memory`).
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 from collections import deque
@@ -28,6 +31,31 @@ from itertools import islice
 from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
+
+
+# glibc malloc's defaults hand large blocks back to the system on free (mmap above ~128 KiB-32 MiB,
+# heap trimmed above twice that); the next array of that size then faults in every page afresh, which
+# costs ~7 us per 4 KiB page on this machine (a fresh 100 MB array: 163 ms to fill, 12 ms reused).
+# Per-image arrays (descriptors, posteriors) below 64 MiB stay in the heap, and up to 512 MiB of freed
+# heap is kept; 96 Caltech images described and encoded 3 times: 538,000 -> 153,000 page faults,
+# 2.9 -> 0.8 s of system time (ad-hoc timing).  Larger arrays (a Gram matrix) still go back on free.
+_MMAP_THRESHOLD, _TRIM_THRESHOLD = 64 << 20, 512 << 20
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3       # mallopt's parameter numbers (malloc.h)
+_memory_kept = False
+
+
+def keep_freed_memory() -> None:
+    """Have this process's malloc reuse freed memory instead of returning it (glibc; elsewhere a no-op)."""
+    global _memory_kept
+    if _memory_kept:
+        return
+    _memory_kept = True
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+        libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+    except (OSError, AttributeError):       # not glibc: its allocator's own policy stands
+        pass
 
 
 def reset_peak_memory() -> None:
@@ -51,6 +79,7 @@ def peak_memory_mb() -> float:
 
 
 def _call(function, args, single_thread: bool):
+    keep_freed_memory()
     reset_peak_memory()
     with threadpool_limits(1) if single_thread else nullcontext():
         result = function(*args)

@@ -49,7 +49,8 @@ from ..features import DenseSIFT, LocalColourStatistics
 from ..learn import DualCoordinateSVM, LinearSVM, SGDLinearSVM, evaluate
 from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
 from .config import ConfigError, ExperimentConfig, dump_config
-from .parallel import cpu_count, dask_client, peak_memory_mb, reset_peak_memory, run_chunks, run_overlapped
+from .parallel import (cpu_count, dask_client, keep_freed_memory, peak_memory_mb, reset_peak_memory, run_chunks,
+                       run_overlapped)
 from .store import FeatureStore, RowFile, bytes_per_vector
 
 STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "kmeans": 1, "pq": 1, "encode": 2, "kernel": 1, "svm": 3}
@@ -610,6 +611,7 @@ class Runner:
 
     def run(self) -> dict:
         """Run every split; with ``run.cluster`` the per-image stages go to a Dask cluster for the run's duration."""
+        keep_freed_memory()
         self.client = dask_client(self.config.run.cluster) if self.config.run.cluster else None
         try:
             return self._run()
