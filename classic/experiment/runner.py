@@ -154,12 +154,13 @@ def _fitted_encoder(enc: dict, pca_arrays, vocabulary_arrays, xp=np):
     return encoder
 
 
-def _write_shard(target: dict, features: dict, vectors, errors, quantizer=None):
+def _write_shard(target: dict, decoded, vectors, errors, quantizer=None):
     """One shard of a store: ``target["rows"]`` (the store's rows held by the chunk's images
-    ``target["members"]``); ``vectors`` are those of the members with ``features`` (the images that
-    decoded), in order (the others stay zero and invalid), written as ``enc["store_dtype"]`` or as PQ codes."""
+    ``target["members"]``); ``vectors`` are those of the members in ``decoded`` (positions of the images
+    that decoded), in order (the others stay zero and invalid), written as ``enc["store_dtype"]`` or as
+    PQ codes."""
     enc, members = target["enc"], target["members"]
-    present = [k for k, i in enumerate(members) if i in features]
+    present = [k for k, i in enumerate(members) if i in decoded]
     if quantizer is not None:          # the whole chunk at once: one batched product per sub-quantiser group
         out = np.zeros((len(members), quantizer.codebooks_.shape[0]), dtype=np.uint8)
         if present:
@@ -175,38 +176,52 @@ def _write_shard(target: dict, features: dict, vectors, errors, quantizer=None):
                                                      "errors": [e for e in errors if e["file"] in files]})
 
 
-def _encode_targets(targets, features: dict, errors, fitted, one_at_a_time: bool):
-    """Every target's shard (see :meth:`Runner._encode_stores`) from the chunk's ``features``
-    ({position in the chunk: LocalFeatures}); ``fitted(target)`` gives its (encoder, quantizer or None).
+def _encode_targets(targets, images, errors, extract, fitted, one_at_a_time: bool):
+    """Every target's shard (see :meth:`Runner._encode_stores`) from the chunk's decoded ``images``
+    ([(position in the chunk, image)]), each described once by ``extract``; ``fitted(target)`` gives
+    its (encoder, quantizer or None).
 
-    ``one_at_a_time``: image by image (the CPU workers: 1.49 s for 32 Caltech images against 1.83 s as
-    one batch, whose concatenation and grouping leave the cache); else each target's images as one
-    batch, one posterior product for all their descriptors (the GPU)."""
-    if all(target["enc"]["drop_empty"] for target in targets):
+    ``one_at_a_time`` (the CPU workers): image by image, each described and encoded into every store
+    that holds it before the next, so that one image's descriptors are in memory at a time, still in
+    cache when encoded (1.49 s for 32 Caltech images against 1.83 s as one batch); else all the
+    images described, then each target's images encoded as one batch, one posterior product for all
+    their descriptors (the GPU)."""
+    drop = all(target["enc"]["drop_empty"] for target in targets)
+
+    def describe(image):
         # the stores' encoders share the image's non-empty descriptors: found once, not once per store
-        features = {i: f.without_empty() for i, f in features.items()}
-    for target in targets:
-        encoder, quantizer = fitted(target)
-        batch = [features[i] for i in target["members"] if i in features]
-        if not batch:
-            vectors = np.zeros((0, encoder.dimension), np.float32)
-        elif one_at_a_time:
-            vectors = np.stack([encoder.encode(f) for f in batch])
-        else:
-            vectors = encoder.encode_batch(batch)
-        _write_shard(target, features, vectors, errors, quantizer)
+        features = extract(image)
+        return features.without_empty() if drop else features
+
+    models = [fitted(target) for target in targets]
+    if one_at_a_time:
+        held = [set(target["members"]) for target in targets]
+        vectors = [[] for _ in targets]
+        for i, image in images:
+            features = describe(image)
+            for members, (encoder, _), out in zip(held, models, vectors):
+                if i in members:
+                    out.append(encoder.encode(features))
+        vectors = [np.stack(v) if v else None for v in vectors]
+    else:
+        features = {i: describe(image) for i, image in images}
+        batches = [[features[i] for i in target["members"] if i in features] for target in targets]
+        vectors = [encoder.encode_batch(batch) if batch else None for batch, (encoder, _) in zip(batches, models)]
+    decoded = {i for i, _ in images}
+    for target, (encoder, quantizer), v in zip(targets, models, vectors):
+        _write_shard(target, decoded, np.zeros((0, encoder.dimension), np.float32) if v is None else v, errors,
+                     quantizer)
 
 
 def _encode_chunk(dataset, refs, extractor, max_side, targets):
     """A worker's task: one chunk of images, each decoded and described once, then encoded into the
     shard of every store (split) that holds it, on the CPU."""
     images, errors = _decode_chunk(dataset, refs, extractor.image_mode, max_side)
-    features = {i: extractor.extract(image) for i, image in images}
 
     def fitted(target):
         quantizer = ProductQuantizer.from_arrays(target["quantizer"]) if target["quantizer"] else None
         return _fitted_encoder(target["enc"], target["pca"], target["vocabulary"]), quantizer
-    _encode_targets(targets, features, errors, fitted, one_at_a_time=True)
+    _encode_targets(targets, images, errors, extractor.extract, fitted, one_at_a_time=True)
     return errors
 
 
@@ -406,9 +421,8 @@ class Runner:
 
         def encode(task, decoded):
             images, errors = decoded
-            features = {i: self.extractor.extract(xp.asarray(image)) for i, image in images}
-            _encode_targets(task[4], features, errors, lambda target: on_device[target["folder"]],
-                            one_at_a_time=False)
+            _encode_targets(task[4], images, errors, lambda image: self.extractor.extract(xp.asarray(image)),
+                            lambda target: on_device[target["folder"]], one_at_a_time=False)
         _on_backend(tasks, cfg.run, label, self.progress, encode)
         return 0.0          # no workers: the stage's own peak is this process's
 
