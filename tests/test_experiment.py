@@ -129,6 +129,21 @@ def test_splits_are_encoded_in_one_pass_each_image_described_once(tmp_path, monk
     assert sorted(decoded) == sorted(union)
 
 
+def test_splits_samples_are_drawn_in_one_pass_as_each_would_be_alone(tmp_path):
+    """The first split's sample stage draws every split's sample in one pass; each equals, bit for
+    bit, the sample drawn when that split's stage runs alone (the others done)."""
+    runner, _ = run_three_splits(tmp_path, [])
+    samples = [s for s in runner.stages if s["stage"] == "sample"]
+    assert [s["cached"] for s in samples] == [False, True, True]
+    folders = [tmp_path / "cache" / "sample" / s["key"] for s in samples]
+    shared = [np.load(folder / "sample.npy") for folder in folders]
+    for folder, drawn in zip(folders, shared):
+        shutil.rmtree(folder)
+        again, _ = run(tmp_path, THREE_SPLITS, data_root=tmp_path / "data")
+        assert sum(not s["cached"] for s in again.stages) == 1
+        np.testing.assert_array_equal(np.load(folder / "sample.npy"), drawn)
+
+
 def test_pq_stores_of_several_splits_hold_each_splits_own_codes(tmp_path):
     """The shared pass quantises each split's vectors with that split's codebooks."""
     runner, _ = run_three_splits(tmp_path, ["encoder.store_dtype=pq", "encoder.pq_bits=2", "encoder.pq_iter=3"])

@@ -131,19 +131,22 @@ def _decode_chunk(dataset, refs, mode, max_side):
     return images, errors
 
 
-def _sampled_descriptors(extractor, images, quota, seed, drop_empty, xp=np):
-    """Up to ``quota`` descriptors of each decoded image, stacked (numpy), or None without any image."""
-    parts = []
+def _sampled_descriptors(extractor, images, draws, drop_empty, xp=np):
+    """[(slot, index, descriptors)]: from each decoded image (``images``: [(position in the chunk,
+    image)]), described once, the draws ``draws[position]`` = [(slot, index, quota, seed)] of the
+    samples (splits) that hold it: up to ``quota`` of its descriptors each, as numpy."""
+    out = []
     for i, image in images:
         features = extractor.extract(xp.asarray(image))
         d = (features.without_empty() if drop_empty else features).descriptors
-        parts.append(to_numpy(sample_descriptors([d], quota, seed + i) if len(d) else d))
-    return np.concatenate(parts) if parts else None
+        for slot, index, quota, seed in draws[i]:
+            out.append((slot, index, to_numpy(sample_descriptors([d], quota, seed) if len(d) else d)))
+    return out
 
 
-def _sample_chunk(dataset, refs, extractor, max_side, quota, seed, drop_empty=True):
+def _sample_chunk(dataset, refs, extractor, max_side, draws, drop_empty=True):
     images, errors = _decode_chunk(dataset, refs, extractor.image_mode, max_side)
-    return _sampled_descriptors(extractor, images, quota, seed, drop_empty), errors
+    return _sampled_descriptors(extractor, images, draws, drop_empty), errors
 
 
 def _fitted_encoder(enc: dict, pca_arrays, vocabulary_arrays, xp=np):
@@ -293,7 +296,9 @@ class Runner:
         return [refs[i:i + size] for i in range(0, len(refs), size)]
 
     # stages
-    def _sample(self, dataset: Dataset, split: Split) -> tuple[str, Path]:
+    def _sample_plan(self, dataset: Dataset, split: Split) -> dict:
+        """A split's descriptor sample: its images (``sample_images``, equally per class), the quota
+        per image, the seed of each image's draw, and the stage key."""
         cfg, enc = self.config, self.config.encoder
         rng = np.random.default_rng(cfg.seed)
         n_classes = len(dataset.class_names)
@@ -305,29 +310,61 @@ class Runner:
         refs = [split.train[i] for i in sorted(chosen)]
         key = stable_hash("sample", STAGE_VERSIONS["sample"], asdict(cfg.features), cfg.data.max_side,
                           self.dataset_identity, refs, enc.sample_size, enc.drop_empty, cfg.seed)
-        quota = max(1, math.ceil(enc.sample_size / max(1, len(refs))))
+        size = cfg.run.chunk_size
+        # image k's draw: the seed it had when each split walked its own list in chunks (chunk + position)
+        seeds = [cfg.seed + k // size + k % size for k in range(len(refs))]
+        return dict(split=split, refs=refs, seeds=seeds, key=key,
+                    quota=max(1, math.ceil(enc.sample_size / max(1, len(refs)))))
+
+    def _sample(self, dataset: Dataset, plans: list[dict], index: int) -> tuple[str, Path]:
+        """Split ``plans[index]``'s descriptor sample, drawn in one pass with the later splits' samples
+        not yet drawn: an image in several samples is decoded and described once (Caltech-101's 3
+        samples of 1,020 images hold 2,486 distinct ones); each split's sample is the one its own pass
+        would draw."""
+        cfg, enc, plan = self.config, self.config.encoder, plans[index]
 
         def compute(folder: Path):
-            tasks = [(dataset, chunk, self.extractor, cfg.data.max_side, quota, cfg.seed + i, enc.drop_empty)
-                     for i, chunk in enumerate(self._chunks(refs))]
+            pending = [plan] + [p for p in plans[index + 1:] if not self.cache.done("sample", p["key"])]
+            union = list(dict.fromkeys(ref for p in pending for ref in p["refs"]))
+            draws_of = {ref: [] for ref in union}
+            for slot, p in enumerate(pending):
+                for k, (ref, seed) in enumerate(zip(p["refs"], p["seeds"])):
+                    draws_of[ref].append((slot, k, p["quota"], seed))
+            tasks = [(dataset, chunk, self.extractor, cfg.data.max_side, [draws_of[ref] for ref in chunk],
+                      enc.drop_empty) for chunk in self._chunks(union)]
+            names = " + ".join(p["split"].name for p in pending)
             if self.on_backend:
                 def sample(task, decoded):
                     images, errors = decoded
-                    return _sampled_descriptors(self.extractor, images, quota, task[5], enc.drop_empty, self.xp), errors
-                results, _ = _on_backend(tasks, cfg.run, "sample", self.progress, sample)
+                    return _sampled_descriptors(self.extractor, images, task[4], enc.drop_empty, self.xp), errors
+                results, _ = _on_backend(tasks, cfg.run, f"sample {names}", self.progress, sample)
                 peak = 0.0
             else:
-                results, peak = run_chunks(_sample_chunk, tasks, cfg.run.n_jobs, "sample", self.progress, self.client)
-            parts = [r[0] for r in results if r[0] is not None]
-            sample = np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
-            if len(sample) > enc.sample_size:
-                sample = sample[np.sort(np.random.default_rng(cfg.seed).choice(len(sample), enc.sample_size, False))]
-            if len(sample) < max(enc.n_components, 2):
-                raise RuntimeError(f"only {len(sample)} usable descriptors for fitting; need at least {enc.n_components}")
-            save_npy(folder / "sample.npy", sample)
-            save_json(folder / "errors.json", [e for r in results for e in r[1]])
+                results, peak = run_chunks(_sample_chunk, tasks, cfg.run.n_jobs, f"sample {names}", self.progress,
+                                           self.client)
+            parts = [dict() for _ in pending]
+            for drawn, _ in results:
+                for slot, k, descriptors in drawn:
+                    parts[slot][k] = descriptors
+            errors = [e for r in results for e in r[1]]
+            for slot, p in enumerate(pending):
+                mine = [parts[slot][k] for k in sorted(parts[slot])]
+                sample = np.concatenate(mine) if mine else np.zeros((0, 1), np.float32)
+                if len(sample) > enc.sample_size:
+                    sample = sample[np.sort(np.random.default_rng(cfg.seed).choice(len(sample), enc.sample_size,
+                                                                                   False))]
+                if len(sample) < max(enc.n_components, 2):
+                    raise RuntimeError(f"only {len(sample)} usable descriptors for fitting split {p['split'].name}; "
+                                       f"need at least {enc.n_components}")
+                target = folder if slot == 0 else self.cache.folder("sample", p["key"])
+                refs = set(p["refs"])
+                save_npy(target / "sample.npy", sample)
+                save_json(target / "errors.json", [e for e in errors if e["file"] in refs])
+                if slot:        # its time is counted in this split's stage
+                    self.cache.finish("sample", p["key"], {"seconds": 0.0, "sampled_with": plan["key"],
+                                                           "worker_peak_mb": peak})
             return peak
-        return key, self._stage("sample", key, split.name, compute)
+        return plan["key"], self._stage("sample", plan["key"], plan["split"].name, compute)
 
     def _pca(self, sample_key: str, sample_folder: Path, split: Split) -> tuple[str, Path]:
         enc = self.config.encoder
@@ -648,9 +685,10 @@ class Runner:
         self.log(f"{cfg.name}: {dataset.name}, {n_classes} classes, {len(splits)} split(s)")
         # every split's vocabulary first, so that one pass over the images encodes all their stores
         jobs = []
+        plans = [self._sample_plan(dataset, split) for split in splits]
         for index, split in enumerate(splits):
             self.log(f"split {split.name}: {len(split.train)} train / {len(split.test)} test images")
-            sample_key, sample_folder = self._sample(dataset, split)
+            sample_key, sample_folder = self._sample(dataset, plans, index)
             pca_key, pca_folder = self._pca(sample_key, sample_folder, split)
             vocabulary_key, vocabulary_folder = self._vocabulary(pca_key, sample_folder, pca_folder, split)
             quantizer_key, quantizer_folder = self._quantizer(dataset, split, vocabulary_key, pca_folder,
