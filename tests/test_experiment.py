@@ -386,3 +386,21 @@ def test_freed_memory_is_reused_without_faulting_pages_in_again():
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     chunk()
     assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before < 300
+
+
+def test_float16_conversion_is_numpys_bit_for_bit():
+    """The store's float32 -> float16 conversion (fast also for float16-subnormal values) gives numpy's bits:
+    a sweep over every 4,099th float32 bit pattern (all exponents, both signs) and dense sweeps around
+    the subnormal boundary, the smallest subnormal, 1 and the overflow threshold."""
+    from classic.experiment.store import to_float16
+    sweep = np.arange(0, 1 << 32, 4099, dtype=np.uint64).astype(np.uint32)
+    dense = [np.arange(base - 4096, base + 4096, dtype=np.uint32) for base in (0x38800000, 0x33000000, 0x3F800000,
+                                                                                 0x477FF000)]
+    x = np.concatenate([sweep] + dense + [d | np.uint32(0x80000000) for d in dense]).view(np.float32)
+    x = x[:len(x) // 7 * 7]
+    with np.errstate(over="ignore"):
+        expected = x.astype(np.float16)
+    ours = to_float16(x.reshape(-1, 7)).reshape(-1)         # any shape
+    finite = ~np.isnan(x)
+    np.testing.assert_array_equal(ours.view(np.uint16)[finite], expected.view(np.uint16)[finite])
+    assert np.isnan(ours[~finite]).all()

@@ -51,7 +51,7 @@ from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, sa
 from .config import ConfigError, ExperimentConfig, dump_config
 from .parallel import (cpu_count, dask_client, keep_freed_memory, peak_memory_mb, reset_peak_memory, run_chunks,
                        run_overlapped)
-from .store import FeatureStore, RowFile, bytes_per_vector
+from .store import FeatureStore, RowFile, bytes_per_vector, to_float16
 
 STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "kmeans": 1, "pq": 1, "encode": 2, "kernel": 1, "svm": 3}
 ENCODER_KINDS = ("fisher", "vlad", "bow")
@@ -170,7 +170,8 @@ def _write_shard(target: dict, decoded, vectors, errors, quantizer=None):
             out[present] = to_numpy(quantizer.transform(vectors))
     else:
         out = np.zeros((len(members), vectors.shape[1]), dtype=enc["store_dtype"])
-        out[present] = to_numpy(vectors)
+        vectors = to_numpy(vectors)
+        out[present] = to_float16(vectors) if out.dtype == np.float16 else vectors
     valid = np.zeros(len(members), bool)
     valid[present] = True
     files = set(target["refs"])

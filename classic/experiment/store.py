@@ -26,6 +26,46 @@ from .cache import load_json, load_npz
 _READ_THREADS = min(4, os.cpu_count() or 1)
 
 
+_HALF_BLOCK = 1 << 16       # values converted at a time: the block's passes stay in cache
+
+
+def to_float16(x) -> np.ndarray:
+    """``x.astype(float16)``, bit for bit (round to nearest, ties to even), at the same speed for every value.
+
+    numpy converts values that land in float16's subnormal range (below 2^-14) ~20x slower than the
+    others, ~90 ns each here; 42% of a Caltech-101 Fisher vector's entries are that small, and storing
+    a chunk of 32 vectors took 0.36 s.  Here the bits are computed with integer arithmetic on the
+    float32 bits, branch-free (F. Giesen's round-to-nearest-even float-to-half):
+
+    - normal result: rebias the exponent (-112 << 23), add 0xFFF plus the bit that ends up lowest
+      (ties to even), keep the top bits (>> 13); a carry out of the significand rounds up into the
+      exponent, up to infinity;
+    - subnormal result (|x| < 2^-14): adding 0.5, whose float32 spacing is 2^-24, rounds |x| to
+      m * 2^-24 with ties to even; m (<= 1024, 1024 being the smallest normal half) is then the sum's
+      low bits;
+    - |x| >= 65536 is infinity.  Blocks holding a NaN are left to numpy (its NaN payloads).
+    """
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    out = np.empty(x.shape, dtype=np.float16)
+    flat_in, flat_out = x.reshape(-1), out.reshape(-1)
+    for start in range(0, flat_in.size, _HALF_BLOCK):
+        block = flat_in[start:start + _HALF_BLOCK]
+        if np.isnan(block).any():
+            with np.errstate(over="ignore"):        # infinities, as below
+                flat_out[start:start + _HALF_BLOCK] = block.astype(np.float16)
+            continue
+        bits = block.view(np.uint32)
+        magnitude = bits & np.uint32(0x7FFFFFFF)
+        normal = (magnitude + np.uint32(0xC8000FFF)) + ((magnitude >> np.uint32(13)) & np.uint32(1))  # -112 << 23 + 0xFFF
+        normal >>= np.uint32(13)
+        subnormal = (magnitude.view(np.float32) + np.float32(0.5)).view(np.uint32) - np.uint32(0x3F000000)
+        half = np.where(magnitude < np.uint32(0x38800000), subnormal, normal)     # 0x38800000: 2^-14
+        half[magnitude >= np.uint32(0x47800000)] = 0x7C00                          # 0x47800000: 65536
+        half |= (bits >> np.uint32(16)) & np.uint32(0x8000)
+        flat_out.view(np.uint16)[start:start + _HALF_BLOCK] = half
+    return out
+
+
 def bytes_per_vector(store_dtype: str, dimension: int, subvector_dims: int = 8) -> int:
     """Disk bytes of one stored vector: 2 or 4 per dimension, or one byte per PQ sub-vector."""
     if store_dtype == "pq":
