@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import os
 import resource
+import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -42,6 +43,12 @@ from tqdm import tqdm
 _MMAP_THRESHOLD, _TRIM_THRESHOLD = 64 << 20, 512 << 20
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3       # mallopt's parameter numbers (malloc.h)
 _memory_kept = False
+# loky replaces a worker whose resident memory grew by 300 MB since its first task, taking that for a
+# leak, and warns.  Workers keep freed memory on purpose, so when a stage with larger arrays follows one
+# with smaller (sample, then encode), each worker is replaced once, which costs a second or two: expected,
+# not a fault to report.  (A real leak would show in the worker peak each stage reports.)
+warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given to the executor",
+                        category=UserWarning)
 
 
 def keep_freed_memory() -> None:
