@@ -98,13 +98,26 @@ class DiagonalGMM(BaseEstimator):
     def _log_joint(self, moments):
         """log w_k + log N(x; mu_k, sigma_k^2) for a block of points, from its ``moments`` [X, X^2, 1]:
         (K, n), component-major (see :meth:`responsibilities`)."""
-        xp = array_module(moments)
+        return self._joint_weights(moments.dtype) @ moments.T
+
+    def _joint_weights(self, dtype):
+        """[mu / sigma^2, -1 / (2 sigma^2), constant] (K, 2D + 1), the log-densities' weights on the moments.
+
+        Kept until the model's arrays are replaced (each M-step replaces them): an encoder calls this
+        for every block of every image, and rebuilding it cost 0.4 ms, 13% of a 4,096-point block.
+        """
+        state = (self.means_, self.variances_, self.weights_, dtype)
+        cached = getattr(self, "_joint_weights_cache", None)
+        if cached is not None and all(a is b for a, b in zip(cached[0][:3], state[:3])) and cached[0][3] == dtype:
+            return cached[1]
+        xp = array_module(self.means_)
         precision = 1 / self.variances_
         const = (xp.log(self.weights_) - 0.5 * xp.log(self.variances_).sum(1)
                  - 0.5 * (self.means_ ** 2 * precision).sum(1)
                  - 0.5 * self.means_.shape[1] * math.log(2 * math.pi))
-        weights = xp.concatenate([self.means_ * precision, -0.5 * precision, const[:, None]], axis=1)
-        return weights.astype(moments.dtype) @ moments.T
+        weights = xp.concatenate([self.means_ * precision, -0.5 * precision, const[:, None]], axis=1).astype(dtype)
+        self._joint_weights_cache = (state, weights)
+        return weights
 
     def _unnormalised_posteriors(self, moments):
         """(E (K, n), top (n,), total (n,)) with E = exp(log-joint - top), log-posteriors floored 30 below
