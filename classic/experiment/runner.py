@@ -2,7 +2,8 @@
 
 Per split::
 
-    sample  - descriptors from a stratified subset of the training images (for PCA + GMM)
+    sample  - descriptors from a stratified subset of the training images (for PCA + GMM); the
+              first split's stage draws every split's sample in one pass, each image described once
     pca     - PCA fitted on the sample
     gmm     - the vocabulary fitted on the projected sample: a diagonal GMM (Fisher vectors) or,
     kmeans    for VLAD and bag of words, k-means centres
@@ -17,7 +18,7 @@ Per split::
               test scores
 
 The per-image stages (sample, encode) run in CPU worker processes (joblib, or a Dask cluster), each
-image encoded on its own; on the GPU (``backend: cupy``; ``run.encode_on``) they run in this process
+image described and encoded into every store before the next; on the GPU (``backend: cupy``; ``run.encode_on``) they run in this process
 instead, a whole chunk encoded as one batch (one posterior product for all its descriptors), while
 ``run.n_jobs`` threads decode the next chunks' images.  Both write the same shards under the same key.
 The Gram matrix holds as many training rows as ``run.kernel_memory_mb`` allows and streams the store
