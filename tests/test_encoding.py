@@ -238,3 +238,16 @@ def test_encoder_estimator_end_to_end(real_descriptors):
     F = enc.fit(real_descriptors).transform(real_descriptors)
     assert F.shape == (len(real_descriptors), enc.dimension) == (6, 5 * 2 * 8 * 16)
     np.testing.assert_allclose(np.linalg.norm(F, axis=1), np.sqrt(5), atol=1e-4)
+
+
+def test_prepared_features_encode_to_the_same_vector(real_descriptors):
+    """Features dropped of empties and put in pooling order once (shared by the encoders of several
+    splits) encode bit for bit as the raw ones; they are in cell order, without zero rows."""
+    from classic.encoding.pyramid import cell_indices
+    enc = FisherVectorEncoder(n_components=8, pca_dims=16, pyramid=[(1, 1), (2, 2), (1, 3)], sample_size=5000,
+                              gmm_max_iter=5).fit(real_descriptors)
+    for features in real_descriptors[:3]:
+        prepared = enc.prepared(features)
+        assert prepared.empty_dropped and len(prepared) == int(nonzero_rows(features.descriptors).sum())
+        assert (np.diff(cell_indices(prepared.positions, enc.pyramid)) >= 0).all()
+        np.testing.assert_array_equal(enc.encode(prepared), enc.encode(features))

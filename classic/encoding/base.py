@@ -12,7 +12,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..backend import array_module
+from ..features import LocalFeatures, nonzero_rows
 from .pca import PCA
+from .pyramid import cell_indices
 
 
 class LocalEncoder(TransformerMixin, BaseEstimator):
@@ -26,6 +28,18 @@ class LocalEncoder(TransformerMixin, BaseEstimator):
     def usable_features(self, features):
         """The features the encoder uses: less the all-zero descriptors when ``drop_empty``."""
         return features.without_empty() if self.drop_empty else features
+
+    def prepared(self, features):
+        """:meth:`usable_features` in the order the encoder pools them (by cell of its pyramid), made
+        with one gather: encoders that share this pyramid (one per split) then read them without
+        moving them again (:func:`pyramid.pool` regroups only what is out of order)."""
+        xp = array_module(features.descriptors)
+        keep = nonzero_rows(features.descriptors) if self.drop_empty and not features.empty_dropped else None
+        cells = cell_indices(features.positions, self.pyramid)
+        rows = xp.flatnonzero(keep) if keep is not None else xp.arange(len(features))
+        rows = rows[xp.argsort(cells[rows], kind="stable")]
+        return LocalFeatures(features.descriptors[rows], features.positions[rows],
+                             empty_dropped=self.drop_empty or features.empty_dropped)
 
     def fit(self, X, y=None):
         sample = sample_descriptors([self.usable_features(f).descriptors for f in X], self.sample_size, self.seed)
