@@ -137,8 +137,9 @@ def pool(descriptors, positions, levels, statistics, block_rows="auto"):
     # group the descriptors by (image, cell) before anything else: moving the (n, D) descriptors is
     # cheaper than moving the (n, K) assignments, and every bag is then a contiguous block
     bag = image * n_cells + cells
-    # regrouped only when out of order (features already in pooling order: see LocalEncoder.prepared)
-    if (n_cells > 1 or n_images > 1) and not (xp is np and bool((bag[1:] >= bag[:-1]).all())):
+    # regrouped only when out of order (one bag, or features already in pooling order: see
+    # LocalEncoder.prepared); the check is left to the CPU, where a GPU would wait for its answer
+    if not (xp is np and bool((bag[1:] >= bag[:-1]).all())):
         X = X[xp.argsort(bag, kind="stable")]
     counts = xp.bincount(bag, minlength=n_images * n_cells).astype(X.dtype)
     bounds = np.concatenate([[0], np.cumsum(to_numpy(counts).astype(np.int64))])

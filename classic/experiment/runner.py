@@ -18,9 +18,10 @@ Per split::
               test scores
 
 The per-image stages (sample, encode) run in CPU worker processes (joblib, or a Dask cluster), each
-image described and encoded into every store before the next; on the GPU (``backend: cupy``; ``run.encode_on``) they run in this process
-instead, a whole chunk encoded as one batch (one posterior product for all its descriptors), while
-``run.n_jobs`` threads decode the next chunks' images.  Both write the same shards under the same key.
+image described and encoded into every store before the next; on the GPU (``backend: cupy``;
+``run.encode_on``) they run in this process instead, a whole chunk encoded as one batch (one
+posterior product for all its descriptors), while ``run.n_jobs`` threads decode the next chunks'
+images.  Both write the same shards under the same key.
 The Gram matrix holds as many training rows as ``run.kernel_memory_mb`` allows and streams the store
 past them (once, on Caltech-101).
 

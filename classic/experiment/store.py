@@ -24,9 +24,7 @@ from .cache import load_json, load_npz
 
 
 _READ_THREADS = min(4, os.cpu_count() or 1)
-
-
-_HALF_BLOCK = 1 << 16       # values converted at a time: the block's passes stay in cache
+_HALF_BLOCK = 1 << 16       # values converted to float16 at a time: the block's passes stay in cache
 
 
 def to_float16(x) -> np.ndarray:

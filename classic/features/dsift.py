@@ -109,7 +109,7 @@ def sampling_filter(length: int, bin_size: int, step: int, offset: int, count: i
 
     Bin centres are offset + i * bin_size + k * step (i < 4, k < count): for each i an arithmetic
     progression, all on the lattice offset + j * g, g = gcd(bin_size, step).  Returns
-    ``(matrix, bins)``: ``matrix`` (m, length) holds, for each of the m lattice points from the first
+    ``(matrix, bins, bands)``: ``matrix`` (m, length) holds, for each of the m lattice points from the first
     centre to the last, the weights 1 - |u| / b of the pixels within b - 1 of it (indices past the
     border clamped, i.e. edges replicated, as ``vl_imconvcoltri``); ``bins[i]`` is the slice of
     ``matrix``'s rows that spatial bin i reads for frames 0, 1, ..., count - 1, so that reading a bin
@@ -200,7 +200,7 @@ def dense_sift(image, bin_size: int = 8, step: int = 3, window_size: float = 1.5
         return xp.zeros((0, 4), xp.float32), descriptors
 
     # spatial binning: the triangular filter, evaluated only at the bin centres that frames read,
-    # as two matrix products (rows, then columns); edge replication is folded into the matrices
+    # as banded matrix products (rows, then columns); edge replication is folded into the matrices
     row_filter, row_bins, row_bands = sampling_filter(h, bin_size, step, oy, ny)
     column_filter, column_bins, column_bands = sampling_filter(w, bin_size, step, ox, nx)
     maps = filter_rows(row_filter, row_bands, orientation_maps(image))      # (8, rows read, W)
