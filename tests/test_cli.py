@@ -7,6 +7,7 @@ import pytest
 
 from classic.backend import BackendUnavailable, array_module, get_backend, to_numpy
 from classic.cli import main
+from conftest import requires_caltech
 
 
 def test_datasets_command_lists_presence(data_root, capsys):
@@ -66,6 +67,7 @@ def test_numpy_backend_and_missing_cupy():
             get_backend("cupy")
 
 
+@requires_caltech
 def test_estimate_projects_from_measured_images(tmp_path, capsys):
     import json
 

@@ -11,7 +11,7 @@ import yaml
 from classic.experiment import Runner, load_config
 from classic.experiment.config import ConfigError
 from classic.experiment.parallel import keep_freed_memory
-from conftest import CALTECH
+from conftest import CALTECH, requires_caltech
 
 TINY = ["data.n_train=8", "data.n_test=6", "data.size=24", "features.bin_sizes=[3]", "features.step=3",
         "encoder.pca_dims=16", "encoder.n_components=4", "encoder.gmm_max_iter=10",
@@ -110,6 +110,7 @@ def run_three_splits(tmp_path, overrides):
     return runner, splits
 
 
+@requires_caltech
 @pytest.mark.parametrize("encode_on", ["workers", "backend"])
 def test_splits_are_encoded_in_one_pass_each_image_described_once(tmp_path, monkeypatch, encode_on):
     """Every split's store equals its own encoder applied to its images, and re-encoding all three
@@ -129,6 +130,7 @@ def test_splits_are_encoded_in_one_pass_each_image_described_once(tmp_path, monk
     assert sorted(decoded) == sorted(union)
 
 
+@requires_caltech
 def test_splits_samples_are_drawn_in_one_pass_as_each_would_be_alone(tmp_path):
     """The first split's sample stage draws every split's sample in one pass; each equals, bit for
     bit, the sample drawn when that split's stage runs alone (the others done)."""
@@ -144,6 +146,7 @@ def test_splits_samples_are_drawn_in_one_pass_as_each_would_be_alone(tmp_path):
         np.testing.assert_array_equal(np.load(folder / "sample.npy"), drawn)
 
 
+@requires_caltech
 def test_pq_stores_of_several_splits_hold_each_splits_own_codes(tmp_path):
     """The shared pass quantises each split's vectors with that split's codebooks."""
     runner, _ = run_three_splits(tmp_path, ["encoder.store_dtype=pq", "encoder.pq_bits=2", "encoder.pq_iter=3"])
@@ -156,6 +159,7 @@ def test_pq_stores_of_several_splits_hold_each_splits_own_codes(tmp_path):
         np.testing.assert_array_equal(stored, fitted)
 
 
+@requires_caltech
 @pytest.mark.parametrize("encode_on", ["workers", "backend"])
 def test_unreadable_images_are_skipped_and_recorded(tmp_path, encode_on):
     """A corrupt JPEG, a text file named .jpg and a non-image file: skipped, recorded, run completes."""
@@ -226,7 +230,8 @@ def test_dask_local_cluster_gives_the_same_results_as_a_local_run(tmp_path):
     from classic.experiment import Runner
     from conftest import REPO
     results = {}
-    for name, extra in (("local", []), ("dask", ["run.cluster=local:2"])):
+    # local worker processes, like Dask's, run a one-thread BLAS: the same arithmetic, so the same bits
+    for name, extra in (("local", ["run.n_jobs=2"]), ("dask", ["run.cluster=local:2"])):
         cfg = load_config(REPO / "experiments/digits.yaml", TINY + extra)
         runner = Runner(cfg, tmp_path, tmp_path / name / "cache", tmp_path / name / "run", progress=False,
                         log=lambda *a: None)
@@ -272,7 +277,9 @@ def test_encoding_on_the_backend_matches_the_worker_processes(tmp_path, store):
         stores[mode] = FeatureStore(tmp_path / mode / "cache" / "encode" / stages[mode]["encode"])
     assert stages["workers"] == stages["backend"]
     sample = [np.load(tmp_path / m / "cache" / "sample" / stages[m]["sample"] / "sample.npy") for m in stages]
-    np.testing.assert_array_equal(sample[0], sample[1])
+    # the same rows drawn; descriptors from one-thread (workers) and multi-thread (this process) BLAS
+    # filter products, equal to float32 rounding
+    np.testing.assert_allclose(sample[0], sample[1], rtol=1e-5, atol=1e-6)
     rows = np.arange(stores["workers"].shape[0])
     a, b = stores["workers"][rows], stores["backend"][rows]
     assert a.shape == (140, 640) and np.abs(a).max() > 0.05

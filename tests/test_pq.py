@@ -21,8 +21,10 @@ def test_codes_are_the_nearest_centroids_and_decode_to_them():
     codes = pq.transform(X[:50])
     assert codes.shape == (50, 6) and codes.dtype == np.uint8
     sub = X[:50].reshape(50, 6, 1, 8)
-    brute = ((sub - pq.codebooks_[None]) ** 2).sum(axis=3).argmin(axis=2)
-    np.testing.assert_array_equal(codes, brute)
+    distances = ((sub - pq.codebooks_[None]) ** 2).sum(axis=3)              # (50, 6, 16), the brute force
+    chosen = np.take_along_axis(distances, codes[..., None].astype(np.int64), axis=2)[..., 0]
+    # the chosen centroid is a nearest one (equal distances to float32 rounding: a tie may go either way)
+    np.testing.assert_allclose(chosen, distances.min(axis=2), rtol=1e-5, atol=1e-6)
     decoded = pq.inverse_transform(codes)
     np.testing.assert_array_equal(decoded.reshape(50, 6, 8)[3, 2], pq.codebooks_[2, codes[3, 2]])
     full = pq.inverse_transform(pq.transform(X))
@@ -53,7 +55,11 @@ def test_group_boundaries_do_not_change_the_result(monkeypatch):
     assert len(apart._groups(400, 4)) == 4
     apart.fit(X)
     np.testing.assert_allclose(apart.codebooks_, together.codebooks_, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(apart.transform(X), together.transform(X))
+    # codebooks equal to rounding quantise alike: the reconstructions agree (a near-tie may pick the
+    # other of two equidistant centroids, which changes the code but not the error)
+    error = [((X - pq.inverse_transform(pq.transform(X))) ** 2).sum() for pq in (apart, together)]
+    assert error[0] == pytest.approx(error[1], rel=1e-5)
+    assert (apart.transform(X) == together.transform(X)).mean() > 0.999
 
 
 def test_round_trip_through_arrays_and_errors():
