@@ -19,6 +19,7 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from classic.data import load_image
+from classic.experiment.cache import save_json
 from classic.data.datasets import list_class_folders
 from classic.encoding import PCA, DiagonalGMM, fisher_vector
 from classic.features import nonzero_rows
@@ -323,7 +324,7 @@ def main(argv=None):
     out = {"threads": args.threads, "env": env, "blas": blas, "matmul_gflops": peak, "python": sys.version.split()[0],
            "rows": table.rows}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(out, indent=2, default=float))
+    save_json(args.json, out)
     print(f"written: {args.json}")
 
 

@@ -14,7 +14,6 @@ Needs only NumPy, SciPy, scikit-learn, Pillow (and CuPy for the GPU): no install
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from classic.backend import get_backend, to_numpy
+from classic.experiment.cache import save_json
 from classic.data import load_image
 from classic.encoding import PCA, DiagonalGMM, ProductQuantizer
 from classic.encoding.fisher import fisher_vectors
@@ -194,7 +194,7 @@ def main(argv=None):
     print(f"(c) ImageNet-1k projection: {IMAGENET_IMAGES:,} images / {pipeline_rate:.1f} images/s = {hours:.1f} h "
           f"for descriptors + encoding on one {args.backend} device (plus the SVM, see issue 4)")
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2))
+        save_json(args.json, report)
     return 0 if all(c["ok"] for c in checks.values()) else 1
 
 

@@ -66,10 +66,10 @@ def _backend_overrides(args) -> list[str]:
 
 
 def _cmd_estimate(args) -> int:
-    import json
     import shutil
 
     from .experiment import load_config
+    from .experiment.cache import save_json
     from .experiment.config import ConfigError
     from .experiment.estimate import estimate
     try:
@@ -103,7 +103,7 @@ def _cmd_estimate(args) -> int:
                                                   if result["store_gib"] > result["disk_free_gib"] else ""))
     print("memory: " + ", ".join(f"{k} {v:.1f}" for k, v in result["memory"].items()))
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        save_json(args.json, result)
     return 0
 
 

@@ -56,3 +56,26 @@ def descriptor_sample(real_descriptors) -> np.ndarray:
     from classic.features import nonzero_rows
     sample = np.concatenate([f.descriptors[nonzero_rows(f.descriptors)] for f in real_descriptors])
     return sample[np.random.default_rng(0).choice(len(sample), 20000, replace=False)]
+
+
+def make_image_folder(root: Path, counts: dict[str, int], size=(64, 48), seed: int = 0) -> Path:
+    """A class-per-folder dataset of small textured PNGs (``counts``: class -> number of images), each
+    class its own texture so that a tiny pipeline can tell them apart; returns ``root``."""
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    w, h = size
+    for c, (name, n) in enumerate(counts.items()):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        y, x = np.mgrid[:h, :w]
+        stripes = np.sin((x * np.cos(c) + y * np.sin(c)) * (0.4 + 0.3 * c))
+        for i in range(n):
+            pixels = 0.5 + 0.3 * stripes + 0.2 * rng.random((h, w))
+            Image.fromarray((255 * pixels.clip(0, 1)).astype(np.uint8)).save(root / name / f"img_{i:03d}.png")
+    return root
+
+
+# a tiny pipeline for class-per-folder datasets of make_image_folder's images
+FOLDER_TINY = ["data.dataset=folder", "data.root=tiny", "data.max_side=64", "features.bin_sizes=[4]", "features.step=4",
+               "encoder.pca_dims=8", "encoder.n_components=3", "encoder.gmm_max_iter=5", "encoder.sample_images=8",
+               "encoder.sample_size=2000", "encoder.pyramid=[[1, 1]]", "encoder.store_dtype=float32", "run.n_jobs=1",
+               "run.chunk_size=4"]

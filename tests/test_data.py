@@ -133,3 +133,58 @@ def test_digits_dataset():
     assert len(split.train) == 100 and len(split.test) == 50
     im = ds.load(split.train[0])
     assert im.shape == (32, 32) and im.dtype == np.float32 and im.max() <= 1
+
+
+def odd_dataset(root):
+    """A class-per-folder tree with every kind of entry a listing can meet: returns (root, the records
+    expected in ``skipped``: file -> words of the reason)."""
+    import os
+    from conftest import make_image_folder
+    make_image_folder(root, {"a": 3, "b": 3, "locked": 2, "empty": 0})
+    (root / "loop").symlink_to(root / "loop")                       # a class-level symlink loop
+    os.symlink("nowhere", root / "dangling_class")
+    (root / "README.txt").write_text("not a class")
+    (root / "a" / "self.jpg").symlink_to(root / "a" / "self.jpg")    # a loop where an image would be
+    os.symlink("nowhere.jpg", root / "a" / "dangling.jpg")
+    (root / "a" / "x.jpg").mkdir()                                  # a folder named like an image
+    os.mkfifo(root / "b" / "pipe.png")
+    (root / "b" / "notes.txt").write_text("not an image")
+    (root / "b" / ".DS_Store").write_bytes(b"\0")                    # hidden: ignored, not recorded
+    return root, {"loop": "symbolic link loop", "dangling_class": "broken symbolic link",
+                  "README.txt": "not a class folder: a file", "a/self.jpg": "symbolic link loop",
+                  "a/dangling.jpg": "broken symbolic link", "a/x.jpg": "a folder",
+                  "b/pipe.png": "not a regular file", "b/notes.txt": "not an image file",
+                  "locked/": "cannot be listed (permission denied): class left out",
+                  "empty/": "no image file in the class folder: class left out"}
+
+
+def lock_folder(monkeypatch, name):
+    """``name`` cannot be listed: chmod 000 does not stop root (the tests may run as root), so its
+    listing is refused where the operating system would refuse it."""
+    import os
+    scandir = os.scandir
+
+    def refusing(path="."):
+        if os.path.basename(os.fspath(path)) == name:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path)
+    monkeypatch.setattr(os, "scandir", refusing)
+
+
+def test_listing_skips_and_records_every_entry_it_cannot_use(tmp_path, monkeypatch):
+    root, expected = odd_dataset(tmp_path / "odd")
+    lock_folder(monkeypatch, "locked")
+    ds = ImageFolderDataset(root, n_train=2, n_test=1)
+    assert ds.class_names == ["a", "b"] and len(ds.refs) == 6
+    skipped = {s["file"]: s["reason"] for s in ds.skipped}
+    assert set(skipped) == set(expected)
+    for name, words in expected.items():
+        assert words in skipped[name], name
+
+
+def test_an_unlistable_dataset_folder_is_a_clear_error(tmp_path, monkeypatch):
+    from conftest import make_image_folder
+    make_image_folder(tmp_path / "ds", {"a": 1})
+    lock_folder(monkeypatch, "ds")
+    with pytest.raises(DatasetNotFound, match="cannot be listed.*permission denied"):
+        ImageFolderDataset(tmp_path / "ds")

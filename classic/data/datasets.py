@@ -9,12 +9,16 @@
   mean per-class accuracy averaged over several random splits.
 * :class:`DigitsDataset` - scikit-learn's bundled 8 x 8 handwritten digits, upsampled; needs no files.
 
-Class index = position in the sorted class-folder names.  Files whose extension is not an image
-format are left out when listing and recorded in ``skipped``; files that fail to decode are skipped
-(and recorded) by the experiment layer when it reads them.
+Class index = position in the sorted class-folder names.  Listing never stops at an odd entry: files
+whose extension is not an image format, broken or looping symbolic links, folders inside a class
+folder, entries that cannot be read, and class folders that cannot be listed or hold no image are
+left out and recorded in ``skipped`` with the reason (names starting with a dot, such as
+``.DS_Store``, are ignored).  Files that fail to decode are skipped (and recorded) by the experiment
+layer when it reads them.
 """
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,27 +74,99 @@ def per_class_random_split(labels: np.ndarray, n_train: int, n_test: int | None,
     return np.sort(np.asarray(train, dtype=np.int64)), np.sort(np.asarray(test, dtype=np.int64))
 
 
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return exc.strerror or type(exc).__name__
+
+
+def _listing(folder: Path) -> tuple[list[os.DirEntry], str | None]:
+    """(the visible entries of ``folder`` by name, None) or ([], why it cannot be listed)."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name), None
+    except OSError as exc:
+        return [], _reason(exc)
+
+
+def listing(folder: Path) -> list[os.DirEntry]:
+    """The visible entries of a dataset folder that must be readable (:class:`DatasetNotFound` if not)."""
+    entries, problem = _listing(folder)
+    if problem is not None:
+        raise DatasetNotFound(f"{folder}: the dataset folder cannot be listed ({problem})")
+    return entries
+
+
+def _kind(entry: os.DirEntry) -> str:
+    """"file" or "folder" (links followed), else why the entry is neither."""
+    try:
+        if entry.is_dir():
+            return "folder"
+        if entry.is_file():
+            return "file"
+        if entry.is_symlink():
+            return "broken symbolic link (its target does not exist)"
+        return "not a regular file (device, socket or pipe)"
+    except OSError as exc:
+        return _reason(exc)
+
+
+def image_files(entries: list[os.DirEntry], prefix: str = "") -> tuple[list[str], list[dict]]:
+    """(names of the image files among a folder's ``entries``, the others as skipped records
+    ``{"file": prefix + name, "reason"}``)."""
+    names, skipped = [], []
+    for entry in entries:
+        kind = _kind(entry)
+        if kind == "file" and os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
+            names.append(entry.name)
+            continue
+        reason = {"file": "not an image file (extension)", "folder": "a folder (sub-folders are not searched)"}.get(kind, kind)
+        skipped.append({"file": prefix + entry.name, "reason": reason})
+    return names, skipped
+
+
 def list_class_folders(root: Path, classes=None, exclude=()) -> tuple[list[str], list[str], np.ndarray, list[dict]]:
-    """(class_names, refs "<class>/<file>", labels, skipped) for a class-per-folder tree."""
-    names = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    """(class_names, refs "<class>/<file>", labels, skipped) for a class-per-folder tree.
+
+    Without ``classes``, every readable class folder that holds an image is a class; with it (a test
+    tree that must have the training tree's classes), exactly those, even if one holds no image.
+    """
+    entries = listing(root)
+    skipped, folders = [], []
+    for entry in entries:
+        kind = _kind(entry)
+        if kind == "folder":
+            folders.append(entry.name)
+        else:
+            skipped.append({"file": entry.name, "reason": "not a class folder: " + ("a file" if kind == "file" else kind)})
     if classes is not None:
-        missing = sorted(set(classes) - set(names))
+        missing = sorted(set(classes) - set(folders))
         if missing:
             raise DatasetNotFound(f"{root}: class folders not found: {', '.join(missing[:5])}")
         names = sorted(classes)
+    else:
+        names = folders
     names = [n for n in names if n not in set(exclude)]
-    refs, labels, skipped = [], [], []
-    for label, name in enumerate(names):
-        for entry in sorted(os.scandir(root / name), key=lambda e: e.name):
-            if entry.name.startswith(".") or not entry.is_file():
-                continue
-            ref = f"{name}/{entry.name}"
-            if os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
-                refs.append(ref)
-                labels.append(label)
-            else:
-                skipped.append({"file": ref, "reason": "not an image file (extension)"})
-    return names, refs, np.asarray(labels, dtype=np.int64), skipped
+    kept, refs, labels = [], [], []
+    left_out = "" if classes is not None else ": class left out"
+    for name in names:
+        entries, problem = _listing(root / name)
+        if problem is not None:
+            skipped.append({"file": f"{name}/", "reason": f"class folder cannot be listed ({problem}){left_out}"})
+            files = []
+        else:
+            files, problems = image_files(entries, f"{name}/")
+            skipped.extend(problems)
+            if not files:
+                skipped.append({"file": f"{name}/", "reason": f"no image file in the class folder{left_out}"})
+        if not files and classes is None:
+            continue
+        refs.extend(f"{name}/{f}" for f in files)
+        labels.extend([len(kept)] * len(files))
+        kept.append(name)
+    return kept, refs, np.asarray(labels, dtype=np.int64), skipped
 
 
 def read_split_file(path: Path, class_names: list[str]) -> Split:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import Dataset, DatasetNotFound, Split, list_class_folders, per_class_random_split
+from .datasets import Dataset, DatasetNotFound, Split, image_files, list_class_folders, listing, per_class_random_split
 from .images import load_image
 
 WNID = re.compile(r"^n\d{8}$")
@@ -119,17 +119,20 @@ class ImageNetDataset(Dataset):
         if not folder.is_dir():
             raise DatasetNotFound(f"ilsvrc{self.year}: no {self.test_set} folder at {folder}")
         index = {w: i for i, w in enumerate(self.wnids)}
-        subfolders = [d.name for d in folder.iterdir() if d.is_dir() and WNID.match(d.name)]
-        if subfolders:                                          # already sorted into synset folders
-            pairs = [(f"{self.test_set}/{d}/{f.name}", d) for d in sorted(subfolders)
-                     for f in sorted((folder / d).iterdir()) if f.is_file()]
+        entries = listing(folder)
+        if any(WNID.match(e.name) for e in entries):             # already sorted into synset folders
+            wnids = [w for w in self.wnids if (folder / w).is_dir()]
+            _, refs, labels, skipped = list_class_folders(folder, classes=wnids)
+            pairs = [(f"{self.test_set}/{ref}", wnids[label]) for ref, label in zip(refs, labels)]
         else:
-            pairs = self._flat_labels(folder)
+            files, skipped = image_files(entries)
+            pairs = self._flat_labels(files)
+        self.skipped.extend({"file": f"{self.test_set}/{s['file']}", "reason": s["reason"]} for s in skipped)
         kept = [(ref, index[w]) for ref, w in pairs if w in index]  # class subsets drop the other classes
         return [r for r, _ in kept], np.asarray([label for _, label in kept], dtype=np.int64)
 
-    def _flat_labels(self, folder: Path) -> list[tuple[str, str]]:
-        files = sorted(f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+    def _flat_labels(self, files: list[str]) -> list[tuple[str, str]]:
+        folder = self.root / self.test_set
         ground_truth = _find(self.root, f"ILSVRC{self.year}_{'validation' if self.test_set == 'val' else 'test'}"
                                         f"_ground_truth.txt")
         meta = _find(self.root, "meta.mat")

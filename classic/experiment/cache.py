@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -51,8 +52,32 @@ def save_npz(path, **arrays) -> Path:
     return atomic_write(path, lambda f: np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()}))
 
 
+def json_text(obj, indent: int | None = 2) -> str:
+    """``obj`` as strict JSON (RFC 8259): numpy scalars and arrays as numbers and lists, paths as
+    strings, and NaN or infinity, which JSON cannot hold (Python would write a bare ``NaN``), as null."""
+    return json.dumps(_plain(obj), indent=indent, allow_nan=False)
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _plain(obj.item())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
 def save_json(path, obj) -> Path:
-    return atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2, default=_jsonable).encode()))
+    return atomic_write(path, lambda f: f.write(json_text(obj).encode()))
 
 
 def save_text(path, text: str) -> Path:
@@ -66,16 +91,6 @@ def load_npz(path) -> dict:
 
 def load_json(path):
     return json.loads(Path(path).read_text())
-
-
-def _jsonable(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 class Cache:

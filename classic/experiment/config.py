@@ -1,21 +1,40 @@
 """Experiment configuration: a YAML file -> nested dataclasses, with ``--set key=value`` overrides.
 
 Every field has a default, so a config file only states what differs.  Unknown keys are errors
-(a typo must not silently run the default).  The resolved configuration is saved with each run,
-and each stage's cache key is a hash of the part of it that the stage depends on.
+(a typo must not silently run the default), and so are duplicate keys.  Every value is checked when
+the configuration is built (:func:`validate`), before any work, for ``run``, ``sweep`` and
+``estimate`` alike: the first value that the pipeline cannot take is refused in one line naming the
+key, the value and what is allowed.  The resolved configuration is saved with each run, and each
+stage's cache key is a hash of the part of it that the stage depends on.
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from ..backend import BACKENDS
+from ..encoding.bow import KERNEL_MAPS
+from ..features import COLOUR_DESCRIPTOR_SIZE, DESCRIPTOR_SIZE
+from ..features.dsift import N_SPATIAL_BINS
+from ..learn.streaming import LOSSES
+
 
 class ConfigError(ValueError):
     pass
+
+
+DATASETS = ("caltech101", "ilsvrc2012", "ilsvrc2010", "digits", "folder")
+FEATURE_KINDS = {"dsift": DESCRIPTOR_SIZE, "colour": COLOUR_DESCRIPTOR_SIZE}   # kind -> descriptor dimension
+ENCODER_KINDS = ("fisher", "vlad", "bow")
+STORE_DTYPES = ("float16", "float32", "pq")
+SOLVERS = ("kernel", "sgd", "dcd")      # LIBLINEAR on the Gram matrix | streaming SGD | streaming dual coordinate descent
+ENCODE_ON = ("auto", "workers", "backend")  # where the per-image stages run; auto: backend on the GPU
 
 
 @dataclass
@@ -172,7 +191,33 @@ def apply_override(values: dict, assignment: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"--set {key}: {part} is not a section")
-    node[parts[-1]] = yaml.safe_load(raw)
+    node[parts[-1]] = parse_yaml(raw, f"--set {key}")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (no ``!!python/...`` objects), refusing a key given twice in one mapping:
+    YAML would silently keep the last, and a config would run what its reader did not see."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} given twice",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str, where: str):
+    """``text`` read as YAML (safe: plain data only); an error is one line saying where."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML{at}: {problem}") from None
 
 
 def read_config_file(path: str | Path) -> dict:
@@ -180,7 +225,11 @@ def read_config_file(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    values = yaml.safe_load(path.read_text()) or {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read as a UTF-8 text file ({exc})") from None
+    values = parse_yaml(text, str(path)) or {}
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping of config sections")
     values.setdefault("name", path.stem)
@@ -188,13 +237,181 @@ def read_config_file(path: str | Path) -> dict:
 
 
 def build_config(values: dict, overrides=()) -> ExperimentConfig:
-    """Config from raw values and ``key=value`` overrides (the values are not modified)."""
+    """Config from raw values and ``key=value`` overrides (the values are not modified), validated."""
     values = copy.deepcopy(values)
     if "sweep" in values:
         raise ConfigError("this file describes a sweep (it has a `sweep:` section): run it with `classic sweep`")
     for assignment in overrides:
         apply_override(values, assignment)
-    return _build(ExperimentConfig, values, "")
+    return validate(_build(ExperimentConfig, values, ""))
+
+
+# -- validation ------------------------------------------------------------------------------------
+# Each rule: (dotted key, test of the value, what is allowed).  The type checks of ``_coerce`` come
+# first (a value of the wrong type never reaches these); here are the ranges and choices.
+
+def _integer(low=None, high=None, optional=False):
+    def test(v):
+        if v is None:
+            return optional
+        return isinstance(v, int) and not isinstance(v, bool) and (low is None or v >= low) and (high is None or v <= high)
+    bounds = (f"an integer >= {low}" if high is None else f"an integer from {low} to {high}") if low is not None \
+        else "an integer"
+    return test, bounds + (" or null" if optional else "")
+
+
+def _number(low=0.0, strict=True, high=None, high_strict=False):
+    def test(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return False
+        return (v > low if strict else v >= low) and (high is None or (v < high if high_strict else v <= high))
+    allowed = f"a finite number {'>' if strict else '>='} {low:g}"
+    if high is not None:
+        allowed += f" and {'<' if high_strict else '<='} {high:g}"
+    return test, allowed
+
+
+def _choice(options):
+    return (lambda v: v in options), "one of " + ", ".join(map(str, options))
+
+
+def _int_list(pair=False):
+    def ok(item):
+        if pair:
+            return isinstance(item, list) and len(item) == 2 and all(_integer(1)[0](x) for x in item)
+        return _integer(1)[0](item)
+    return (lambda v: isinstance(v, list) and len(v) > 0 and all(ok(x) for x in v)), \
+        ("a non-empty list of [columns, rows] pairs of integers >= 1" if pair else "a non-empty list of integers >= 1")
+
+
+def _cluster(v):
+    return v is None or (isinstance(v, str) and (re.fullmatch(r"local:[1-9]\d*", v) is not None
+                                                 or re.fullmatch(r"[a-z]+://\S+", v) is not None))
+
+
+_RULES = [
+    ("name", (lambda v: isinstance(v, str) and v.strip() != ""), "a non-empty string"),
+    ("seed", *_integer(0)),
+    ("backend", *_choice(BACKENDS)),
+    ("data.dataset", *_choice(DATASETS)),
+    ("data.n_train", *_integer(1, optional=True)),
+    ("data.n_test", *_integer(1, optional=True)),
+    ("data.n_splits", *_integer(1)),
+    ("data.n_classes", *_integer(1, optional=True)),
+    ("data.class_subset", *_choice(("first", "random"))),
+    ("data.test_set", *_choice(("val", "test"))),
+    ("data.max_side", *_integer(1, optional=True)),
+    ("data.size", *_integer(1)),
+    ("features.kind", *_choice(tuple(FEATURE_KINDS))),
+    ("features.bin_sizes", *_int_list()),
+    ("features.step", *_integer(1)),
+    ("features.magnif", *_number()),
+    ("features.window_size", *_number()),
+    ("features.contrast_threshold", *_number(strict=False)),
+    ("encoder.kind", *_choice(ENCODER_KINDS)),
+    ("encoder.pca_dims", *_integer(1, optional=True)),
+    ("encoder.n_components", *_integer(1)),
+    ("encoder.gmm_max_iter", *_integer(1)),
+    ("encoder.gmm_tol", *_number(strict=False)),
+    ("encoder.variance_floor", *_number()),
+    ("encoder.kmeans_iter", *_integer(1)),
+    ("encoder.assignment", *_choice(("hard", "soft"))),
+    ("encoder.kernel_map", *_choice(KERNEL_MAPS)),
+    ("encoder.n_nearest", *_integer(1)),
+    ("encoder.beta", *_number()),
+    ("encoder.pyramid", *_int_list(pair=True)),
+    ("encoder.sample_images", *_integer(1)),
+    ("encoder.sample_size", *_integer(2)),
+    ("encoder.store_dtype", *_choice(STORE_DTYPES)),
+    ("encoder.pq_subvector_dims", *_integer(1)),
+    ("encoder.pq_bits", *_integer(1, 8)),
+    ("encoder.pq_train_images", *_integer(1)),
+    ("encoder.pq_iter", *_integer(1)),
+    ("svm.solver", *_choice(SOLVERS)),
+    ("svm.C", *_number()),
+    ("svm.loss", *_choice(LOSSES)),
+    ("svm.C_grid", (lambda v: all(_number()[0](c) for c in v)), "a list of finite numbers > 0"),
+    ("svm.cv_folds", *_integer(2)),
+    ("svm.tol", *_number()),
+    ("svm.max_iter", *_integer(1)),
+    ("svm.sgd_lambda", *_number()),
+    ("svm.sgd_eta0", *_number()),
+    ("svm.sgd_batch_size", *_integer(1)),
+    ("svm.sgd_epochs", *_integer(1)),
+    ("svm.sgd_patience", *_integer(1)),
+    ("svm.sgd_validation_fraction", *_number(strict=False, high=1, high_strict=True)),
+    ("svm.dcd_tol", *_number(high=1)),
+    ("run.n_jobs", (lambda v: v != 0), "a non-zero integer (-1: all cores, -2: all but one, ...)"),
+    ("run.chunk_size", *_integer(1)),
+    ("run.kernel_block", *_integer(1)),
+    ("run.kernel_memory_mb", *_integer(0)),
+    ("run.cluster", _cluster, "null, local:N (N >= 1 worker processes) or a scheduler address such as tcp://host:8786"),
+    ("run.encode_on", *_choice(ENCODE_ON)),
+]
+
+
+def _value(config, key):
+    node = config
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def _refuse(key, value, allowed):
+    raise ConfigError(f"{key} = {value!r}: {allowed}")
+
+
+def validate(config: ExperimentConfig) -> ExperimentConfig:
+    """``config`` if the pipeline can run it; else :class:`ConfigError` naming the first bad value.
+
+    Beyond each value's own range: what the values must satisfy together (a folder dataset names its
+    root, PCA keeps at most the descriptor's dimensions, the images hold at least one frame of the
+    largest bin, ...).  What depends on the dataset's contents (class sizes) is checked when the
+    dataset is opened, still before any work (:func:`classic.experiment.runner.check_splits`).
+    """
+    for key, test, allowed in _RULES:
+        value = _value(config, key)
+        if not test(value):
+            _refuse(key, value, f"must be {allowed}")
+    d, f, e, s = config.data, config.features, config.encoder, config.svm
+    if d.dataset == "folder" and not d.root:
+        _refuse("data.root", d.root, "the folder dataset needs data.root, its class-per-folder tree")
+    if d.test_set == "test" and d.dataset != "ilsvrc2010":
+        _refuse("data.test_set", d.test_set, "'test' only for ilsvrc2010 (whose test labels are public); use val")
+    if d.n_train is None and not (d.dataset.startswith("ilsvrc") or d.test_root):
+        _refuse("data.n_train", None, "must be an integer >= 1: a random split needs images left for testing "
+                                      "(null, all images, only where the test set is separate)")
+    # the smallest image that holds one frame of the largest bin (4 x 4 bins: 3 bin widths + 1 pixel)
+    frame = (N_SPATIAL_BINS - 1) * max(f.bin_sizes) + 1
+    if d.max_side is not None and d.max_side < frame:
+        _refuse("data.max_side", d.max_side, f"must be at least {frame} px, the extent of a frame of bin size "
+                                             f"{max(f.bin_sizes)} (else no image has a descriptor)")
+    if d.dataset == "digits" and d.size < frame:
+        _refuse("data.size", d.size, f"must be at least {frame} px, the extent of a frame of bin size {max(f.bin_sizes)}")
+    dimension = FEATURE_KINDS[f.kind]
+    if e.pca_dims is not None and e.pca_dims > dimension:
+        _refuse("encoder.pca_dims", e.pca_dims, f"must be at most {dimension}, the dimension of {f.kind} descriptors "
+                                                f"(or null: no PCA)")
+    if e.whiten and e.pca_dims is None:
+        _refuse("encoder.whiten", e.whiten, "whitening is part of PCA: set encoder.pca_dims too")
+    if e.kind == "bow" and e.assignment == "soft" and e.n_nearest > e.n_components:
+        _refuse("encoder.n_nearest", e.n_nearest, f"must be at most encoder.n_components ({e.n_components})")
+    if e.sample_size < e.n_components:
+        _refuse("encoder.sample_size", e.sample_size, f"must be at least encoder.n_components ({e.n_components}): "
+                                                      "the vocabulary is fitted on this many descriptors")
+    if e.store_dtype == "pq":
+        from ..report.tables import encoded_dimension
+        encoded = encoded_dimension(config.to_dict())
+        if encoded % e.pq_subvector_dims:
+            _refuse("encoder.pq_subvector_dims", e.pq_subvector_dims,
+                    f"must divide the encoding's {encoded:,} dimensions")
+        if e.pq_train_images < 2 ** e.pq_bits:
+            _refuse("encoder.pq_train_images", e.pq_train_images,
+                    f"must be at least 2^pq_bits = {2 ** e.pq_bits}: each sub-quantiser has that many centroids")
+    if s.C_grid and s.solver != "kernel":
+        _refuse("svm.C_grid", s.C_grid, "cross-validating C needs svm.solver=kernel (the streaming solvers stop early "
+                                        "on a held-out slice instead)")
+    return config
 
 
 def load_config(path: str | Path | None = None, overrides=()) -> ExperimentConfig:

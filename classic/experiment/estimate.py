@@ -27,7 +27,7 @@ from ..data import ImageError, load_image
 from ..encoding import ProductQuantizer, sample_descriptors
 from .config import ExperimentConfig
 from .parallel import cpu_count
-from .runner import build_dataset, descriptor_extractor, make_encoder
+from .runner import build_dataset, check_splits, descriptor_extractor, make_encoder
 from .store import bytes_per_vector
 
 # published sizes: (training images, test images)
@@ -57,7 +57,9 @@ def estimate(config: ExperimentConfig, data_root: Path, n_images: int = 16, imag
         n_train, n_test = n_train * n_classes // 1000, n_test * n_classes // 1000
     else:
         dataset = build_dataset(config, data_root)
-        split = dataset.splits()[0]
+        splits = dataset.splits()
+        check_splits(config, dataset, splits)
+        split = splits[0]
         n_train, n_test, n_classes = len(split.train), len(split.test), len(dataset.class_names)
         refs = list(split.train)[:: max(1, len(split.train) // n_images)][:n_images]
         loaders = [lambda r=r: dataset.load(r, "gray", d.max_side) for r in refs]

@@ -46,20 +46,15 @@ from ..backend import get_backend, to_numpy
 from ..data import Dataset, ImageError, Split, open_dataset
 from ..encoding import (PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder, KMeans, ProductQuantizer,
                         VLADEncoder, sample_descriptors)
-from ..encoding.bow import KERNEL_MAPS
 from ..features import DenseSIFT, LocalColourStatistics
 from ..learn import DualCoordinateSVM, LinearSVM, SGDLinearSVM, evaluate
 from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
-from .config import ConfigError, ExperimentConfig, dump_config
+from .config import ConfigError, ExperimentConfig, dump_config, validate
 from .parallel import (cpu_count, dask_client, keep_freed_memory, peak_memory_mb, reset_peak_memory, run_chunks,
                        run_overlapped)
 from .store import FeatureStore, RowFile, bytes_per_vector, to_float16
 
 STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "kmeans": 1, "pq": 1, "encode": 2, "kernel": 1, "svm": 3}
-ENCODER_KINDS = ("fisher", "vlad", "bow")
-STORE_DTYPES = ("float16", "float32", "pq")
-ENCODE_ON = ("auto", "workers", "backend")  # where the per-image stages run; auto: backend on the GPU
-SOLVERS = ("kernel", "sgd", "dcd")      # LIBLINEAR on the Gram matrix | streaming SGD | streaming dual coordinate descent
 
 
 def build_dataset(config: ExperimentConfig, data_root: Path) -> Dataset:
@@ -77,13 +72,45 @@ def build_dataset(config: ExperimentConfig, data_root: Path) -> Dataset:
     return open_dataset(d.dataset, data_root, **options)
 
 
+def check_splits(config: ExperimentConfig, dataset: Dataset, splits: list[Split]) -> None:
+    """Refuse, once the dataset is listed and before any work, splits that the run cannot use: no test
+    image, a class without training or test images (its accuracy would be undefined: NaN), fewer
+    training images than PQ centroids or than cross-validation folds per class."""
+    d, e, s = config.data, config.encoder, config.svm
+    names = dataset.class_names
+    for split in splits:
+        if not len(split.test):
+            raise ConfigError(f"split {split.name} has no test image: check data.n_test and the dataset's test images")
+        train = np.bincount(split.train_labels, minlength=len(names))
+        test = np.bincount(split.test_labels, minlength=len(names))
+        for counts, role in ((train, "training"), (test, "test")):
+            missing = np.flatnonzero(counts == 0)
+            if not len(missing):
+                continue
+            listed = ", ".join(names[c] for c in missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            hint = ""
+            labels = getattr(dataset, "labels", None)
+            if role == "test" and d.n_train is not None and labels is not None:
+                sizes = np.bincount(labels, minlength=len(names))
+                hint = (f": data.n_train = {d.n_train} takes all the images of classes with {d.n_train} or fewer "
+                        f"(smallest: {names[int(np.argmin(sizes))]}, {int(sizes.min())} images); "
+                        f"use data.n_train <= {max(1, int(sizes.min()) - 1)}")
+            raise ConfigError(f"split {split.name}: {len(missing)} class(es) without {role} images ({listed}){hint}")
+        if e.store_dtype == "pq" and min(e.pq_train_images, len(split.train)) < 2 ** e.pq_bits:
+            raise ConfigError(f"encoder.pq_bits = {e.pq_bits}: split {split.name} has {len(split.train)} training "
+                              f"images, fewer than the {2 ** e.pq_bits} centroids of each sub-quantiser; use "
+                              f"encoder.pq_bits <= {int(math.log2(min(e.pq_train_images, len(split.train))))}")
+        if s.C_grid and s.cv_folds > train.min():
+            raise ConfigError(f"svm.cv_folds = {s.cv_folds}: split {split.name} has only {int(train.min())} training "
+                              f"images in its smallest class; use svm.cv_folds <= {max(2, int(train.min()))}")
+
+
 def descriptor_extractor(config: ExperimentConfig):
+    """The descriptor extractor of a (validated) config's ``features`` section."""
     f = config.features
-    if f.kind == "dsift":
-        return DenseSIFT(tuple(f.bin_sizes), f.step, f.magnif, f.window_size, f.contrast_threshold, f.rootsift)
     if f.kind == "colour":
         return LocalColourStatistics(tuple(f.bin_sizes), f.step)
-    raise ConfigError(f"features.kind {f.kind!r} is not available; use 'dsift' or 'colour'")
+    return DenseSIFT(tuple(f.bin_sizes), f.step, f.magnif, f.window_size, f.contrast_threshold, f.rootsift)
 
 
 def make_encoder(enc: dict):
@@ -99,20 +126,6 @@ def make_encoder(enc: dict):
         return BagOfWordsEncoder(enc["n_components"], enc["assignment"], enc["kernel_map"], enc["n_nearest"],
                                  enc["beta"], kmeans_iter=enc["kmeans_iter"], **common)
     raise ValueError(f"encoder.kind {enc['kind']!r} is not available")
-
-
-def check_encoder(enc) -> None:
-    """Refuse an encoder configuration that would only fail in the workers, an hour into the run."""
-    if enc.kind not in ENCODER_KINDS:
-        raise ConfigError(f"encoder.kind {enc.kind!r} is not available; use one of {', '.join(ENCODER_KINDS)}")
-    if enc.kind == "bow" and enc.assignment not in ("hard", "soft"):
-        raise ConfigError(f"encoder.assignment must be hard or soft, got {enc.assignment!r}")
-    if enc.kind == "bow" and enc.kernel_map not in KERNEL_MAPS:
-        raise ConfigError(f"encoder.kernel_map must be one of {', '.join(KERNEL_MAPS)}, got {enc.kernel_map!r}")
-    if enc.store_dtype not in STORE_DTYPES:
-        raise ConfigError(f"encoder.store_dtype must be one of {', '.join(STORE_DTYPES)}, got {enc.store_dtype!r}")
-    if enc.store_dtype == "pq" and not 1 <= enc.pq_bits <= 8:
-        raise ConfigError(f"encoder.pq_bits must be between 1 and 8 (codes are bytes), got {enc.pq_bits}")
 
 
 def vocabulary_stage(enc) -> str:
@@ -251,7 +264,7 @@ class Runner:
 
     def __init__(self, config: ExperimentConfig, data_root: Path, cache_root: Path, out_dir: Path | None = None,
                  progress: bool = True, log=print):
-        self.config = config
+        self.config = validate(config)
         self.data_root = Path(data_root)
         self.cache = Cache(cache_root)
         self.out_dir = Path(out_dir) if out_dir else Path("runs") / config.name
@@ -259,11 +272,6 @@ class Runner:
         self.log = log
         self.xp, _ = get_backend(config.backend)
         self.extractor = descriptor_extractor(config)
-        check_encoder(config.encoder)
-        if config.svm.solver not in SOLVERS:
-            raise ConfigError(f"svm.solver must be one of {', '.join(SOLVERS)}, got {config.svm.solver!r}")
-        if config.run.encode_on not in ENCODE_ON:
-            raise ConfigError(f"run.encode_on must be one of {', '.join(ENCODE_ON)}, got {config.run.encode_on!r}")
         self.stages: list[dict] = []
         self.skipped: dict[str, str] = {}
         self.client = None
@@ -686,6 +694,7 @@ class Runner:
         for s in dataset.skipped:
             self.skipped[s["file"]] = s["reason"]
         splits = dataset.splits()
+        check_splits(cfg, dataset, splits)
         n_classes = len(dataset.class_names)
         self.log(f"{cfg.name}: {dataset.name}, {n_classes} classes, {len(splits)} split(s)")
         # every split's vocabulary first, so that one pass over the images encodes all their stores

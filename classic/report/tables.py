@@ -206,8 +206,8 @@ def to_csv(tables: list[dict]) -> str:
 
 
 def to_json(tables: list[dict]) -> str:
-    import json
-    return json.dumps(tables, indent=2, default=str)
+    from ..experiment.cache import json_text
+    return json_text(tables)
 
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",

@@ -1,0 +1,105 @@
+"""Configuration: every value checked when the config is loaded, before any work, in one line naming
+the key, the value and what is allowed; the same for `run`, `sweep` and `estimate` (exit status 2)."""
+import pytest
+
+from classic.cli import main
+from classic.experiment.config import ConfigError, load_config
+from conftest import REPO
+
+CONFIG = str(REPO / "experiments" / "caltech101_quick.yaml")
+
+# (override, words the one-line message must hold): each a value the pipeline cannot take
+BAD_VALUES = [
+    ("encoder.n_components=-4", "encoder.n_components = -4: must be an integer >= 1"),
+    ("encoder.n_components=0", "encoder.n_components = 0"),
+    ("encoder.pca_dims=200", "at most 128"),
+    ("run.chunk_size=0", "run.chunk_size = 0"),
+    ("features.step=0", "features.step = 0"),
+    ("features.bin_sizes=[]", "features.bin_sizes = []: must be a non-empty list"),
+    ("features.bin_sizes=[4, x]", "features.bin_sizes"),
+    ("encoder.pyramid=[[0, 1]]", "encoder.pyramid = [[0, 1]]"),
+    ("encoder.pyramid=[[2]]", "[columns, rows] pairs"),
+    ("data.n_splits=0", "data.n_splits = 0"),
+    ("run.n_jobs=0", "run.n_jobs = 0: must be a non-zero integer"),
+    ("backend=torch", "backend = 'torch': must be one of numpy, cupy"),
+    ("svm.C=0", "svm.C = 0.0: must be a finite number > 0"),
+    ("svm.C=-3", "svm.C = -3.0"),
+    ("svm.C=.inf", "svm.C = inf"),
+    ("svm.C=.nan", "svm.C = nan"),
+    ("svm.loss=hinge2", "svm.loss = 'hinge2': must be one of hinge, squared_hinge"),
+    ("svm.solver=newton", "svm.solver = 'newton'"),
+    ("data.dataset=folder", "data.root = None: the folder dataset needs data.root"),
+    ("data.dataset=cifar", "data.dataset = 'cifar'"),
+    ("data.n_test=lots", "data.n_test: expected an integer"),
+    ("data.max_side=20", "data.max_side = 20: must be at least 25 px"),
+    ("data.test_set=test", "data.test_set = 'test'"),
+    ("encoder.kind=sparse_coding", "encoder.kind = 'sparse_coding'"),
+    ("encoder.store_dtype=int8", "encoder.store_dtype = 'int8'"),
+    ("encoder.pq_bits=9", "encoder.pq_bits = 9: must be an integer from 1 to 8"),
+    ("encoder.sample_size=10", "encoder.sample_size = 10: must be at least encoder.n_components"),
+    (["encoder.whiten=true", "encoder.pca_dims=null"], "encoder.whiten = True: whitening is part of PCA"),
+    (["svm.solver=sgd", "svm.C_grid=[1, 10]"], "svm.C_grid = [1, 10]: cross-validating C needs svm.solver=kernel"),
+    (["encoder.kind=bow", "encoder.assignment=soft", "encoder.n_nearest=100"], "encoder.n_nearest = 100"),
+    (["encoder.store_dtype=pq", "encoder.pq_subvector_dims=7"], "must divide the encoding's"),
+    ("svm.sgd_validation_fraction=1", "svm.sgd_validation_fraction = 1.0"),
+    ("svm.cv_folds=1", "svm.cv_folds = 1"),
+    ("run.cluster=local:0", "run.cluster = 'local:0'"),
+    ("run.encode_on=gpu", "run.encode_on = 'gpu'"),
+    ("seed=-1", "seed = -1"),
+    ("features.kind=hog", "features.kind = 'hog'"),
+    ("features.magnif=0", "features.magnif = 0.0"),
+    ("svm.C=[1", "--set svm.C: not valid YAML"),
+    ("svm.C=!!python/object/apply:os.system [ls]", "could not determine a constructor"),
+]
+BAD_PQ = (["encoder.store_dtype=pq", "encoder.pq_train_images=10"],
+          "encoder.pq_train_images = 10: must be at least 2^pq_bits = 256")
+
+
+def _overrides(override) -> list[str]:
+    return [override] if isinstance(override, str) else override
+
+
+@pytest.mark.parametrize("override, message", BAD_VALUES, ids=[" ".join(_overrides(o)) for o, _ in BAD_VALUES])
+def test_bad_values_are_refused_in_one_line_naming_the_key(override, message):
+    with pytest.raises(ConfigError) as refused:
+        load_config(CONFIG, _overrides(override))
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "estimate"])
+def test_every_command_refuses_before_any_work_with_exit_status_2(command, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CLASSIC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    extra = ["--grid", "svm.tol=1e-4,1e-3"] if command == "sweep" else []
+    for override, expected in BAD_VALUES[::5] + [BAD_PQ]:
+        sets = [a for o in _overrides(override) for a in ("--set", o)]
+        assert main([command, CONFIG, "--data-root", str(tmp_path / "nowhere"), *sets, *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"classic {command}: ") and expected in err and "\n" not in err
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "runs").exists()      # no work was done
+
+
+@pytest.mark.parametrize("text, message", [
+    ("data:\n  n_train: [1, 2\n", "not valid YAML at line"),
+    ("data: !!python/object/apply:os.system ['echo hacked']\n", "could not determine a constructor"),
+    ("svm:\n  C: 1\n  C: 10\n", "key 'C' given twice"),
+    ("- just\n- a list\n", "expected a mapping"),
+    ("svm: 3\n", "svm.: expected a mapping"),
+])
+def test_bad_files_are_refused_in_one_line(tmp_path, capsys, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+    assert main(["run", str(path), "--data-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message.split(":")[0].strip(".") in err and "\n" not in err
+
+
+def test_every_shipped_config_is_valid():
+    from classic.experiment.sweep import load_sweep
+    for path in sorted((REPO / "experiments").glob("*.yaml")):
+        if "sweep:" in path.read_text():
+            load_sweep(path)
+        else:
+            load_config(path)
