@@ -411,3 +411,67 @@ def test_float16_conversion_is_numpys_bit_for_bit():
     finite = ~np.isnan(x)
     np.testing.assert_array_equal(ours.view(np.uint16)[finite], expected.view(np.uint16)[finite])
     assert np.isnan(ours[~finite]).all()
+
+
+def images_without_descriptors(root):
+    """Images that decode but hold no frame of bin size 6 (19 px) or no contrast: 1 x 1, 16 x 16,
+    3000 x 2 (64 x 1 once the longest side is 64) and all black; two of each per class."""
+    from PIL import Image
+    rng = np.random.default_rng(5)
+    names = []
+    for cls in ("a", "b"):
+        for k in range(2):
+            for name, size in (("dot", (1, 1)), ("small", (16, 16)), ("sliver", (3000, 2))):
+                path = root / cls / f"{name}{k}.png"
+                Image.fromarray((255 * rng.random(size[::-1])).astype(np.uint8)).save(path)
+                names.append(f"{cls}/{path.name}")
+            Image.new("L", (64, 48)).save(root / cls / f"black{k}.png")
+            names.append(f"{cls}/black{k}.png")
+    return names
+
+
+EMPTY_RUN = ["features.bin_sizes=[6]", "data.n_train=8", "data.n_test=8", "data.n_splits=1"]
+
+
+def test_images_without_descriptors_are_recorded_left_out_of_training_and_scored_as_empty(tmp_path):
+    from classic.experiment.store import FeatureStore
+    from conftest import FOLDER_TINY, make_image_folder
+    root = make_image_folder(tmp_path / "data" / "tiny", {"a": 8, "b": 8})
+    empty = images_without_descriptors(root)                   # 8 of the 16 images per class
+    (root / "a" / "dir.jpg").mkdir()                           # recorded, not silently dropped
+    (root / "b" / "gone.jpg").symlink_to(root / "b" / "missing.jpg")
+    runner, metrics = run(tmp_path, FOLDER_TINY + EMPTY_RUN, data_root=tmp_path / "data")
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    recorded = {e["file"]: e["reason"] for e in manifest["images_without_descriptors"]}
+    assert sorted(recorded) == sorted(empty)
+    assert "no usable descriptor in the decoded 64 x 1 image" in recorded["a/sliver0.png"]
+    skipped = {e["file"]: e["reason"] for e in manifest["skipped_files"]}
+    assert "a folder" in skipped["a/dir.jpg"] and "broken symbolic link" in skipped["b/gone.jpg"]
+    split = metrics["splits"][0]
+    left_out, scored = split["n_train_without_descriptors"], split["n_test_without_descriptors"]
+    assert left_out + scored == len(empty) and left_out > 0 and scored > 0
+    assert metrics["n_train"] == 16 - left_out and metrics["n_test"] == 16      # the test set keeps them
+    assert f"{left_out} training image(s) left out of training, {scored} test image(s)" in (
+        tmp_path / "run" / "report.md").read_text()
+    keys = {s["stage"]: s["key"] for s in runner.stages}
+    store = FeatureStore(tmp_path / "cache" / "encode" / keys["encode"], 32)
+    index = np.load(tmp_path / "cache" / "svm" / keys["svm"] / "index.npz")
+    assert not store.empty[index["train"]].any()                          # training saw none of them
+    test_rows = index["everything"][index["everything"] >= 16]
+    scores = np.load(tmp_path / "cache" / "svm" / keys["svm"] / "scores.npy")
+    assert len(scores) == 16
+    empty_scores = scores[store.empty[test_rows]]                         # all the classifier's scores of zero
+    assert len(empty_scores) == scored and np.allclose(empty_scores, empty_scores[0])
+    assert not np.allclose(scores[~store.empty[test_rows]], empty_scores[0])
+
+
+def test_more_training_images_than_a_class_holds_is_refused_before_any_work(tmp_path, capsys):
+    from classic.cli import main
+    from conftest import FOLDER_TINY, REPO, make_image_folder
+    make_image_folder(tmp_path / "data" / "tiny", {"a": 10, "b": 7})
+    sets = [a for o in FOLDER_TINY + ["data.n_train=12"] for a in ("--set", o)]
+    assert main(["run", str(REPO / "experiments" / "digits.yaml"), "--data-root", str(tmp_path / "data"), *sets,
+                 "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "2 class(es) without test images (a, b)" in err and "use data.n_train <= 6" in err
+    assert not (tmp_path / "run").exists()

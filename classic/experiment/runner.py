@@ -78,9 +78,9 @@ def check_splits(config: ExperimentConfig, dataset: Dataset, splits: list[Split]
     training images than PQ centroids or than cross-validation folds per class."""
     d, e, s = config.data, config.encoder, config.svm
     names = dataset.class_names
+    if not names:
+        raise ConfigError(f"the {dataset.name} dataset holds no class with an image")
     for split in splits:
-        if not len(split.test):
-            raise ConfigError(f"split {split.name} has no test image: check data.n_test and the dataset's test images")
         train = np.bincount(split.train_labels, minlength=len(names))
         test = np.bincount(split.test_labels, minlength=len(names))
         for counts, role in ((train, "training"), (test, "test")):
@@ -172,11 +172,12 @@ def _fitted_encoder(enc: dict, pca_arrays, vocabulary_arrays, xp=np):
     return encoder
 
 
-def _write_shard(target: dict, decoded, vectors, errors, quantizer=None):
+def _write_shard(target: dict, decoded, vectors, errors, empty, quantizer=None):
     """One shard of a store: ``target["rows"]`` (the store's rows held by the chunk's images
     ``target["members"]``); ``vectors`` are those of the members in ``decoded`` (positions of the images
     that decoded), in order (the others stay zero and invalid), written as ``enc["store_dtype"]`` or as
-    PQ codes."""
+    PQ codes.  ``empty``: {position: reason} of the decoded images with no usable descriptor (their
+    vectors are the encoder's zero vector): marked, so that training leaves them out."""
     enc, members = target["enc"], target["members"]
     present = [k for k, i in enumerate(members) if i in decoded]
     if quantizer is not None:          # the whole chunk at once: one batched product per sub-quantiser group
@@ -190,9 +191,12 @@ def _write_shard(target: dict, decoded, vectors, errors, quantizer=None):
     valid = np.zeros(len(members), bool)
     valid[present] = True
     files = set(target["refs"])
+    without = [k for k, i in enumerate(members) if i in empty]
     save_npy(target["shard"].with_suffix(".npy"), out)
-    save_json(target["shard"].with_suffix(".json"), {"valid": valid.tolist(), "rows": target["rows"],
-                                                     "errors": [e for e in errors if e["file"] in files]})
+    save_json(target["shard"].with_suffix(".json"), {
+        "valid": valid.tolist(), "rows": target["rows"], "errors": [e for e in errors if e["file"] in files],
+        "without_descriptors": [{"row": target["rows"][k], "file": target["refs"][k], "reason": empty[members[k]]}
+                                for k in without]})
 
 
 def _encode_targets(targets, images, errors, extract, fitted, one_at_a_time: bool):
@@ -215,23 +219,34 @@ def _encode_targets(targets, images, errors, extract, fitted, one_at_a_time: boo
         features = extract(image)
         return models[0][0].prepared(features) if shared else features
 
+    empty = {}          # position -> why the decoded image has no usable descriptor
+
+    def note_if_empty(i, image, features):
+        if not len(models[0][0].usable_features(features)):
+            h, w = image.shape[:2]
+            empty[i] = (f"no usable descriptor in the decoded {w} x {h} image (smaller than one frame, or too "
+                        f"uniform): left out of training; as a test image it is scored as an empty image")
+
     if one_at_a_time:
         held = [set(target["members"]) for target in targets]
         vectors = [[] for _ in targets]
         for i, image in images:
             features = describe(image)
+            note_if_empty(i, image, features)
             for members, (encoder, _), out in zip(held, models, vectors):
                 if i in members:
                     out.append(encoder.encode(features))
         vectors = [np.stack(v) if v else None for v in vectors]
     else:
         features = {i: describe(image) for i, image in images}
+        for i, image in images:
+            note_if_empty(i, image, features[i])
         batches = [[features[i] for i in target["members"] if i in features] for target in targets]
         vectors = [encoder.encode_batch(batch) if batch else None for batch, (encoder, _) in zip(batches, models)]
     decoded = {i for i, _ in images}
     for target, (encoder, quantizer), v in zip(targets, models, vectors):
         _write_shard(target, decoded, np.zeros((0, encoder.dimension), np.float32) if v is None else v, errors,
-                     quantizer)
+                     empty, quantizer)
 
 
 def _encode_chunk(dataset, refs, extractor, max_side, targets):
@@ -273,7 +288,8 @@ class Runner:
         self.xp, _ = get_backend(config.backend)
         self.extractor = descriptor_extractor(config)
         self.stages: list[dict] = []
-        self.skipped: dict[str, str] = {}
+        self.skipped: dict[str, str] = {}                   # file -> why it was left out
+        self.without_descriptors: dict[str, str] = {}       # file -> why it has no usable descriptor
         self.client = None
 
     @property
@@ -367,8 +383,10 @@ class Runner:
                     sample = sample[np.sort(np.random.default_rng(cfg.seed).choice(len(sample), enc.sample_size,
                                                                                    False))]
                 if len(sample) < max(enc.n_components, 2):
-                    raise RuntimeError(f"only {len(sample)} usable descriptors for fitting split {p['split'].name}; "
-                                       f"need at least {enc.n_components}")
+                    raise ConfigError(f"encoder.n_components = {enc.n_components}: the sample of split "
+                                      f"{p['split'].name} holds only {len(sample)} usable descriptors, too few to fit "
+                                      f"the vocabulary; lower encoder.n_components, raise encoder.sample_images, or "
+                                      f"check the images (too small or too uniform for the features' frames)")
                 target = folder if slot == 0 else self.cache.folder("sample", p["key"])
                 refs = set(p["refs"])
                 save_npy(target / "sample.npy", sample)
@@ -513,7 +531,7 @@ class Runner:
             store = self._store(refs, vectors, dict(asdict(enc), store_dtype="float16"), pca_folder, vocabulary_folder)
             peak = self._encode_stores(dataset, [refs], [store], "pq vectors")
             store = FeatureStore(vectors)
-            rows = np.flatnonzero(store.valid)
+            rows, _ = store.train_and_test_rows(len(store))      # images with descriptors (no zero vectors)
             X = np.empty((len(rows), store.shape[1]), dtype=np.float16)
             for a in range(0, len(rows), 256):
                 X[a:a + 256] = store[rows[a:a + 256]]
@@ -575,8 +593,7 @@ class Runner:
             def block(indices):
                 return self.xp.asarray(store[indices])
 
-            train = np.flatnonzero(store.valid[:n_train])
-            everything = np.flatnonzero(store.valid)
+            train, everything = store.train_and_test_rows(n_train)
             size = self.config.run.kernel_block
             # as many training rows held in memory (float32) as run.kernel_memory_mb allows; each held
             # block meets itself in one symmetric product (half the work) and then every later row of
@@ -638,8 +655,8 @@ class Runner:
         def compute(folder: Path):
             store = FeatureStore(encode_folder, n_train + len(split.test))
             labels = np.concatenate([split.train_labels, split.test_labels])
-            everything = np.flatnonzero(store.valid)
-            train, test = everything[everything < n_train], everything[everything >= n_train]
+            train, everything = store.train_and_test_rows(n_train)
+            test = everything[len(train):]
             common = dict(lam=s.sgd_lambda, batch_size=s.sgd_batch_size, max_epochs=s.sgd_epochs,
                           patience=s.sgd_patience, validation_fraction=s.sgd_validation_fraction, loss=s.loss,
                           backend=self.config.backend, seed=self.config.seed)
@@ -691,9 +708,9 @@ class Runner:
         start = time.perf_counter()
         cfg = self.config
         dataset = build_dataset(cfg, self.data_root)
-        for s in dataset.skipped:
-            self.skipped[s["file"]] = s["reason"]
         splits = dataset.splits()
+        for s in dataset.skipped:           # after splits(): a separate test tree is listed there
+            self.skipped[s["file"]] = s["reason"]
         check_splits(cfg, dataset, splits)
         n_classes = len(dataset.class_names)
         self.log(f"{cfg.name}: {dataset.name}, {n_classes} classes, {len(splits)} split(s)")
@@ -722,14 +739,19 @@ class Runner:
             else:
                 kernel_key, kernel_folder = self._kernel(encode_key, encode_folder, split)
                 _, svm_folder = self._svm(kernel_key, kernel_folder, split, n_classes)
-            for e in load_json(sample_folder / "errors.json") + FeatureStore(
-                    encode_folder, len(split.train) + len(split.test)).errors:
+            store = FeatureStore(encode_folder, len(split.train) + len(split.test))
+            for e in load_json(sample_folder / "errors.json") + store.errors:
                 self.skipped[e["file"]] = e["reason"]
+            for e in store.without_descriptors:
+                self.without_descriptors[e["file"]] = e["reason"]
+            empty = store.valid & store.empty
             index = load_npz(svm_folder / "index.npz")
             scores, test_labels = np.load(svm_folder / "scores.npy"), np.load(svm_folder / "test_labels.npy")
             metrics = evaluate(scores, test_labels, n_classes)
             metrics.update(split=split.name, scores=scores, test_labels=test_labels, n_train=int(len(index["train"])),
                            n_test=int((index["everything"] >= len(split.train)).sum()),
+                           n_train_without_descriptors=int(empty[:len(split.train)].sum()),
+                           n_test_without_descriptors=int(empty[len(split.train):].sum()),
                            C=load_json(svm_folder / "svm.json")["C"])
             results.append(metrics)
             self.log(f"  mean class accuracy {100 * metrics['mean_class_accuracy']:.2f}%  top-1 error "
@@ -745,7 +767,8 @@ class Runner:
         save_json(out / "metrics.json", summary)
         save_text(out / "config.yaml", dump_config(self.config))
         save_json(out / "manifest.json",
-                  manifest(self.config, self.stages, self.skipped, self.data_root, self.cache.root.resolve()))
+                  manifest(self.config, self.stages, self.skipped, self.data_root, self.cache.root.resolve(),
+                           self.without_descriptors))
         save_json(out / "classes.json", dataset.class_names)
         for r in results:
             save_npy(out / f"confusion_{r['split']}.npy", r["confusion"])
@@ -785,6 +808,10 @@ def choose_C(k_train, y, svm_cfg, n_classes, seed, n_jobs=-1) -> tuple[float, di
     return float(best), scores
 
 
+# per split: training images left out for want of a usable descriptor, test images scored as empty ones
+WITHOUT_DESCRIPTORS = ("n_train_without_descriptors", "n_test_without_descriptors")
+
+
 def summarise(results: list[dict], stages: list[dict], n_classes: int, wall: float) -> dict:
     keys = ("top1_error", "top5_error", "mean_class_accuracy")
     summary = {k: float(np.mean([r[k] for r in results])) for k in keys}
@@ -796,7 +823,7 @@ def summarise(results: list[dict], stages: list[dict], n_classes: int, wall: flo
     summary.update(
         n_classes=n_classes, n_train=results[0]["n_train"], n_test=results[0]["n_test"], n_splits=len(results),
         splits=[{"split": r["split"], **{k: r[k] for k in keys}, "n_train": r["n_train"], "n_test": r["n_test"],
-                 "C": r["C"]} for r in results],
+                 "C": r["C"], **{k: r[k] for k in WITHOUT_DESCRIPTORS if k in r}} for r in results],
         seconds_per_stage=seconds, peak_memory_mb_per_stage=peaks,
         peak_memory_mb=max(peaks.values()) if peaks else 0.0, wall_seconds=round(wall, 1),
         # the cost from an empty cache (None when a cached stage predates the recording of its time)
@@ -824,7 +851,7 @@ def hardware(backend: str) -> dict:
     return {"cpu": cpu, "cpu_count": cpu_count(), "memory_gib": memory, "gpu": gpu}
 
 
-def manifest(config, stages, skipped, data_root, cache_root) -> dict:
+def manifest(config, stages, skipped, data_root, cache_root, without_descriptors=None) -> dict:
     import joblib
     import PIL
     import scipy
@@ -839,4 +866,5 @@ def manifest(config, stages, skipped, data_root, cache_root) -> dict:
         "data_root": str(data_root), "cache_root": str(cache_root), "backend": config.backend, "hardware": hardware(config.backend),
         "stages": stages,
         "skipped_files": [{"file": f, "reason": r} for f, r in sorted(skipped.items())],
+        "images_without_descriptors": [{"file": f, "reason": r} for f, r in sorted((without_descriptors or {}).items())],
     }

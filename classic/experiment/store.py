@@ -130,8 +130,19 @@ class FeatureStore:
         for i, (r, m) in enumerate(zip(rows, meta)):
             self.valid[r], self._owner[r], self._row[r] = m["valid"], i, np.arange(len(r))
         self.errors = [e for m in meta for e in m["errors"]]
+        # decoded images with no usable descriptor (stored as the encoder's zero vector)
+        self.without_descriptors = [e for m in meta for e in m.get("without_descriptors", [])]
+        self.empty = np.zeros(start, bool)
+        self.empty[[e["row"] for e in self.without_descriptors]] = True
         quantizer = Path(folder) / "quantizer.npz"
         self.quantizer = ProductQuantizer.from_arrays(load_npz(quantizer)) if quantizer.exists() else None
+
+    def train_and_test_rows(self, n_train: int) -> tuple[np.ndarray, np.ndarray]:
+        """(training rows, training rows then test rows) of a split whose first ``n_train`` rows are its
+        training images: training leaves out the images that did not decode or have no usable
+        descriptor; testing keeps the latter (scored as an empty image: the store holds its zero vector)."""
+        train = np.flatnonzero(self.valid[:n_train] & ~self.empty[:n_train])
+        return train, np.concatenate([train, n_train + np.flatnonzero(self.valid[n_train:])])
 
     @property
     def shape(self) -> tuple[int, int]:

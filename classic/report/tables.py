@@ -35,6 +35,13 @@ def run_report(config: ExperimentConfig, summary: dict, class_names: list[str], 
                      f"{_pct(summary['mean_class_accuracy_std'])}** | {_pct(summary['top1_error'])} ± "
                      f"{_pct(summary['top1_error_std'])} | {_pct(summary['top5_error'])} ± "
                      f"{_pct(summary['top5_error_std'])} | | | |")
+    left_out = sum(r.get("n_train_without_descriptors", 0) for r in summary["splits"])
+    scored_empty = sum(r.get("n_test_without_descriptors", 0) for r in summary["splits"])
+    if left_out or scored_empty:
+        lines += ["", f"Images with no usable descriptor (too small for one frame, or too uniform), summed over the "
+                      f"splits: {left_out} training image(s) left out of training, {scored_empty} test image(s) "
+                      f"scored as an empty image (they count in the metrics); the files are listed in "
+                      f"`manifest.json`."]
     lines += ["", "## Time and memory", "",
               "Stages computed in this invocation, summed over the splits (a stage found in the cache counts 0 s).", "",
               "| stage | seconds (all splits) | peak memory (MiB) |", "|---|---:|---:|"]
