@@ -475,3 +475,35 @@ def test_more_training_images_than_a_class_holds_is_refused_before_any_work(tmp_
     err = capsys.readouterr().err
     assert "2 class(es) without test images (a, b)" in err and "use data.n_train <= 6" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_an_image_replaced_in_the_dataset_recomputes_what_depends_on_it(tmp_path):
+    """A corrupt test image, then the same file replaced by a good one: the stages that read it run
+    again (the others stay cached) and the manifest reports the file as it is now."""
+    import os
+    from conftest import FOLDER_TINY, make_image_folder
+    root = make_image_folder(tmp_path / "data" / "tiny", {"a": 8, "b": 8})
+    overrides = FOLDER_TINY + ["data.n_train=4", "data.n_test=4"]
+    runner, _ = run(tmp_path, overrides, data_root=tmp_path / "data")
+    split = runner_split(runner, tmp_path)
+    victim = root / split.test[0]
+    good = victim.read_bytes()
+    victim.write_bytes(good[:40])                                          # truncated: cannot be decoded
+    runner, _ = run(tmp_path, overrides, data_root=tmp_path / "data")
+    recomputed = {s["stage"] for s in runner.stages if not s["cached"]}
+    assert recomputed == {"encode", "kernel", "svm"}                       # a test image: not in the sample
+    skipped = json.loads((tmp_path / "run" / "manifest.json").read_text())["skipped_files"]
+    assert [s["file"] for s in skipped] == [split.test[0]]
+    victim.write_bytes(good)
+    os.utime(victim, ns=(victim.stat().st_atime_ns, victim.stat().st_mtime_ns + 10 ** 9))
+    runner, metrics = run(tmp_path, overrides, data_root=tmp_path / "data")
+    assert {s["stage"] for s in runner.stages if not s["cached"]} == {"encode", "kernel", "svm"}
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["skipped_files"] == []
+    assert metrics["n_test"] == 8
+    runner, _ = run(tmp_path, overrides, data_root=tmp_path / "data")     # nothing changed: all cached
+    assert all(s["cached"] for s in runner.stages)
+
+
+def runner_split(runner, tmp_path):
+    from classic.experiment.runner import build_dataset
+    return build_dataset(runner.config, tmp_path / "data").splits()[0]

@@ -19,6 +19,7 @@ layer when it reads them.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +51,8 @@ class Split:
 
 @dataclass
 class Dataset:
-    """Base: ``name``, ``class_names``, ``skipped`` (files left out, with reasons), ``splits()``, ``load()``."""
+    """Base: ``name``, ``class_names``, ``skipped`` (files left out, with reasons), ``splits()``, ``load()``,
+    and for datasets of files ``path(ref)``."""
     name: str
     class_names: list[str]
     skipped: list[dict] = field(default_factory=list)
@@ -60,6 +62,28 @@ class Dataset:
 
     def load(self, ref: str, mode: str = "gray", max_side: int | None = 300) -> np.ndarray:
         raise NotImplementedError
+
+    def path(self, ref: str) -> Path | None:
+        """The file behind ``ref`` (None for bundled data, which has no files)."""
+        return None
+
+    def fingerprint(self, refs) -> str:
+        """A digest of ``refs`` and of each one's file size and modification time: a stage key that
+        includes it changes when a file is replaced, so what was computed from the old file is not
+        reused.  (A file rewritten with the same size and time keeps its digest: hashing every byte
+        of ImageNet would cost more than decoding it.)  Each file is looked at once per dataset."""
+        stats = self.__dict__.setdefault("_stats", {})
+        digest = hashlib.sha256()
+        for ref in refs:
+            if ref not in stats:
+                path = self.path(ref)
+                try:
+                    st = os.stat(path) if path is not None else None
+                    stats[ref] = "" if st is None else f"{st.st_size}:{st.st_mtime_ns}"
+                except OSError:
+                    stats[ref] = "missing"
+            digest.update(f"{ref}\0{stats[ref]}\n".encode())
+        return digest.hexdigest()[:20]
 
 
 def per_class_random_split(labels: np.ndarray, n_train: int, n_test: int | None, seed: int):

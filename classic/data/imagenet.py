@@ -165,5 +165,8 @@ class ImageNetDataset(Dataset):
         return [Split(f"{self.name}-{self.test_set}", tuple(self.train_refs[i] for i in train), self.train_labels[train],
                       tuple(self.test_refs[i] for i in test), self.test_labels[test])]
 
+    def path(self, ref: str) -> Path:
+        return self.root / ref
+
     def load(self, ref: str, mode: str = "gray", max_side: int | None = 300) -> np.ndarray:
-        return load_image(self.root / ref, mode, max_side)
+        return load_image(self.path(ref), mode, max_side)

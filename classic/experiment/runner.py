@@ -290,6 +290,7 @@ class Runner:
         self.stages: list[dict] = []
         self.skipped: dict[str, str] = {}                   # file -> why it was left out
         self.without_descriptors: dict[str, str] = {}       # file -> why it has no usable descriptor
+        self.fingerprints: dict[str, str] = {}              # split -> Dataset.fingerprint of its images
         self.client = None
 
     @property
@@ -338,7 +339,8 @@ class Runner:
             chosen.extend(rng.permutation(members)[:per_class].tolist())
         refs = [split.train[i] for i in sorted(chosen)]
         key = stable_hash("sample", STAGE_VERSIONS["sample"], asdict(cfg.features), cfg.data.max_side,
-                          self.dataset_identity, refs, enc.sample_size, enc.drop_empty, cfg.seed)
+                          self.dataset_identity, refs, dataset.fingerprint(refs), enc.sample_size, enc.drop_empty,
+                          cfg.seed)
         size = cfg.run.chunk_size
         # image k's draw: the seed it had when each split walked its own list in chunks (chunk + position)
         seeds = [cfg.seed + k // size + k % size for k in range(len(refs))]
@@ -523,7 +525,8 @@ class Runner:
         chosen = np.sort(np.random.default_rng(cfg.seed).permutation(len(split.train))[:enc.pq_train_images])
         refs = [split.train[i] for i in chosen]
         key = stable_hash("pq", STAGE_VERSIONS["pq"], asdict(cfg.features), cfg.data.max_side,
-                          self._encoding_identity(), self.dataset_identity, refs, cfg.run.chunk_size,
+                          self._encoding_identity(), self.dataset_identity, refs, dataset.fingerprint(refs),
+                          cfg.run.chunk_size,
                           enc.pq_subvector_dims, enc.pq_bits, enc.pq_iter, cfg.seed, vocabulary_key)
 
         def compute(folder: Path):
@@ -547,14 +550,15 @@ class Runner:
             return peak
         return key, self._stage("pq", key, split.name, compute)
 
-    def _encode_key(self, splits: list, index: int, vocabulary_key: str, quantizer_key: str | None) -> str:
+    def _encode_key(self, dataset, splits: list, index: int, vocabulary_key: str, quantizer_key: str | None) -> str:
         """A store's key; beyond the first split it also names the earlier splits, whose images come
         first in the shared pass (see :meth:`_encode_stores`) and so fix this store's layout."""
         cfg, split = self.config, splits[index]
         refs = list(split.train) + list(split.test)
         earlier = [list(s.train) + list(s.test) for s in splits[:index]]
         return stable_hash("encode", STAGE_VERSIONS["encode"], asdict(cfg.features), cfg.data.max_side,
-                           self._encoding_identity(), self.dataset_identity, refs, cfg.run.chunk_size, vocabulary_key,
+                           self._encoding_identity(), self.dataset_identity, refs, dataset.fingerprint(refs),
+                           cfg.run.chunk_size, vocabulary_key,
                            *([quantizer_key] if quantizer_key else []), *([stable_hash(earlier)] if earlier else []))
 
     def _encode(self, dataset, jobs: list[dict], index: int) -> tuple[str, Path]:
@@ -712,6 +716,8 @@ class Runner:
         for s in dataset.skipped:           # after splits(): a separate test tree is listed there
             self.skipped[s["file"]] = s["reason"]
         check_splits(cfg, dataset, splits)
+        # what each split's images were when the run read them (sizes, modification times)
+        self.fingerprints = {split.name: dataset.fingerprint(list(split.train) + list(split.test)) for split in splits}
         n_classes = len(dataset.class_names)
         self.log(f"{cfg.name}: {dataset.name}, {n_classes} classes, {len(splits)} split(s)")
         # every split's vocabulary first, so that one pass over the images encodes all their stores
@@ -727,7 +733,7 @@ class Runner:
             jobs.append(dict(split=split, refs=list(split.train) + list(split.test), sample_folder=sample_folder,
                              pca_folder=pca_folder, vocabulary_folder=vocabulary_folder,
                              quantizer_folder=quantizer_folder,
-                             encode_key=self._encode_key(splits, index, vocabulary_key, quantizer_key)))
+                             encode_key=self._encode_key(dataset, splits, index, vocabulary_key, quantizer_key)))
         results = []
         for index, job in enumerate(jobs):
             split, sample_folder = job["split"], job["sample_folder"]
@@ -768,7 +774,7 @@ class Runner:
         save_text(out / "config.yaml", dump_config(self.config))
         save_json(out / "manifest.json",
                   manifest(self.config, self.stages, self.skipped, self.data_root, self.cache.root.resolve(),
-                           self.without_descriptors))
+                           self.without_descriptors, self.fingerprints))
         save_json(out / "classes.json", dataset.class_names)
         for r in results:
             save_npy(out / f"confusion_{r['split']}.npy", r["confusion"])
@@ -851,7 +857,7 @@ def hardware(backend: str) -> dict:
     return {"cpu": cpu, "cpu_count": cpu_count(), "memory_gib": memory, "gpu": gpu}
 
 
-def manifest(config, stages, skipped, data_root, cache_root, without_descriptors=None) -> dict:
+def manifest(config, stages, skipped, data_root, cache_root, without_descriptors=None, fingerprints=None) -> dict:
     import joblib
     import PIL
     import scipy
@@ -864,6 +870,7 @@ def manifest(config, stages, skipped, data_root, cache_root, without_descriptors
         "versions": {"numpy": np.__version__, "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
                      "pillow": PIL.__version__, "joblib": joblib.__version__, "pyyaml": yaml.__version__},
         "data_root": str(data_root), "cache_root": str(cache_root), "backend": config.backend, "hardware": hardware(config.backend),
+        "data_fingerprints": fingerprints or {},
         "stages": stages,
         "skipped_files": [{"file": f, "reason": r} for f, r in sorted(skipped.items())],
         "images_without_descriptors": [{"file": f, "reason": r} for f, r in sorted((without_descriptors or {}).items())],
