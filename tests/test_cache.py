@@ -24,3 +24,50 @@ def test_json_files_are_strict_json(tmp_path):
     assert strict_loads(json_text({"a": 1.0})) == {"a": 1.0}
     with pytest.raises(TypeError, match="not JSON serialisable"):
         json_text({"a": object()})
+
+
+def _spawn(code: str):
+    import subprocess
+    import sys
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+
+def test_a_stage_lock_excludes_other_processes_and_dies_with_its_holder(tmp_path):
+    from classic.experiment.cache import StageLock
+    holder = _spawn(f"from classic.experiment.cache import StageLock\n"
+                    f"lock = StageLock({str(tmp_path)!r}); lock.acquire(); print('held', flush=True)\n"
+                    f"import time; time.sleep(60)")
+    assert holder.stdout.readline().strip() == "held"
+    lock = StageLock(tmp_path)
+    assert not lock.acquire(blocking=False)                     # held by the other process
+    assert lock.holder() == f"{holder.pid}@{__import__('classic.experiment.cache', fromlist=['_HOST'])._HOST}"
+    holder.kill()                                               # SIGKILL: no clean-up code runs
+    holder.wait()
+    assert lock.acquire(blocking=False)                         # the operating system released it
+    lock.release()
+
+
+def test_temporary_files_of_killed_writers_are_removed_and_live_ones_kept(tmp_path):
+    """A writer SIGKILLed in the middle of an atomic write leaves its temporary file; it is recognised
+    by its writer's process id and removed, while a live writer's temporary stays."""
+    import os
+    import time
+    from classic.experiment.cache import owner_tag, remove_stale_temporaries
+    writer = _spawn(f"from classic.experiment.cache import atomic_write\n"
+                    f"import time\n"
+                    f"def slow(f):\n    f.write(b'x' * 100_000); f.flush(); print('writing', flush=True); time.sleep(60)\n"
+                    f"atomic_write({str(tmp_path / 'big.npy')!r}, slow)")
+    assert writer.stdout.readline().strip() == "writing"
+    writer.kill()
+    writer.wait()
+    left = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert len(left) == 1 and left[0].stat().st_size == 100_000 and not (tmp_path / "big.npy").exists()
+    live = tmp_path / f".gram.npy.{owner_tag()}.abcd1234.tmp"          # this process: alive
+    live.write_bytes(b"in progress")
+    old = tmp_path / ".sample.npy.k2j4h5g6.tmp"                       # named before owners were: stale once old
+    old.write_bytes(b"x")
+    os.utime(old, (time.time() - 2 * 86400,) * 2)
+    recent = tmp_path / ".scores.npy.q1w2e3r4.tmp"
+    recent.write_bytes(b"x")
+    assert sorted(remove_stale_temporaries(tmp_path)) == sorted([left[0], old])
+    assert live.exists() and recent.exists()

@@ -507,3 +507,48 @@ def test_an_image_replaced_in_the_dataset_recomputes_what_depends_on_it(tmp_path
 def runner_split(runner, tmp_path):
     from classic.experiment.runner import build_dataset
     return build_dataset(runner.config, tmp_path / "data").splits()[0]
+
+
+CONCURRENT = {"dcd": ["svm.solver=dcd", "svm.dcd_tol=1e-9", "svm.sgd_epochs=40", "svm.sgd_patience=40"],
+              "pq": ["encoder.store_dtype=pq", "encoder.pq_bits=4", "encoder.pq_train_images=60", "encoder.pq_iter=5",
+                     "svm.solver=sgd", "svm.sgd_epochs=5"]}
+
+
+@pytest.mark.parametrize("case", sorted(CONCURRENT))
+def test_two_runs_at_once_on_one_cache_give_the_lone_runs_results(tmp_path, case):
+    """Two processes started together on one cache (with DCD's dual-variable file, PQ's training
+    vectors): both finish, each stage is computed once, and the results are those of a lone run."""
+    import os
+    import subprocess
+    import sys
+    from conftest import REPO
+    overrides = TINY + CONCURRENT[case]
+    sets = [a for o in overrides for a in ("--set", o)]
+    env = dict(os.environ, CLASSIC_CACHE=str(tmp_path / "shared"))
+    runs = [subprocess.Popen([sys.executable, "-m", "classic.cli", "run", str(REPO / "experiments" / "digits.yaml"),
+                              *sets, "--out", str(tmp_path / f"run{i}"), "--quiet", "--data-root", str(tmp_path)],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in (1, 2)]
+    outputs = [r.communicate(timeout=300)[0] for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], outputs
+    _, alone = run(tmp_path / "alone", overrides)
+    for i in (1, 2):
+        shared = json.loads((tmp_path / f"run{i}" / "metrics.json").read_text())
+        assert shared["mean_class_accuracy"] == alone["mean_class_accuracy"]
+        np.testing.assert_allclose(np.load(tmp_path / f"run{i}" / "scores_seed0.npy"),
+                                   np.load(tmp_path / "alone" / "run" / "scores_seed0.npy"), rtol=1e-5, atol=1e-6)
+    for stage in ("sample", "encode", "svm"):                 # one folder each: computed once, by one of them
+        assert len([f for f in (tmp_path / "shared" / stage).iterdir() if (f / "done.json").exists()]) == 1
+
+
+def test_a_run_removes_what_killed_writers_left_in_the_cache(tmp_path):
+    import subprocess
+    import sys
+    from classic.experiment.cache import owner_tag
+    run(tmp_path, TINY)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    encode = next((tmp_path / "cache" / "encode").iterdir())
+    stale = encode / f".shard_00001.npy.{dead.pid}@{owner_tag().split('@')[1]}.x1y2z3w4.tmp"
+    stale.write_bytes(b"\0" * 1000)
+    run(tmp_path, TINY)
+    assert not stale.exists()

@@ -36,6 +36,7 @@ import platform
 import shutil
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 
@@ -48,7 +49,8 @@ from ..encoding import (PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder
                         VLADEncoder, sample_descriptors)
 from ..features import DenseSIFT, LocalColourStatistics
 from ..learn import DualCoordinateSVM, LinearSVM, SGDLinearSVM, evaluate
-from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
+from .cache import (Cache, load_json, load_npz, remove_stale_temporaries, save_json, save_npy, save_npz, save_text,
+                    stable_hash)
 from .config import ConfigError, ExperimentConfig, dump_config, validate
 from .parallel import (cpu_count, dask_client, keep_freed_memory, peak_memory_mb, reset_peak_memory, run_chunks,
                        run_overlapped)
@@ -302,13 +304,26 @@ class Runner:
 
     # bookkeeping
     def _stage(self, name: str, key: str, split: str, compute):
-        cached = self.cache.done(name, key)
+        """The stage's folder, computed by ``compute(folder)`` unless done.  Computed only under the
+        stage's lock: a process that finds another computing it waits, then finds it done."""
         start = time.perf_counter()
         reset_peak_memory()
         worker_peak = 0.0
+        cached = self.cache.done(name, key)
         if not cached:
-            worker_peak = compute(self.cache.folder(name, key)) or 0.0
-            self.cache.finish(name, key, {"worker_peak_mb": worker_peak, "seconds": time.perf_counter() - start})
+            lock = self.cache.lock(name, key)
+            if not lock.acquire(blocking=False):
+                self.log(f"  {name:<7} being computed by another process ({lock.holder() or 'unknown'}): waiting")
+                lock.acquire()
+            try:
+                cached = self.cache.done(name, key)          # the other process may have finished it
+                if not cached:
+                    begin = time.perf_counter()
+                    worker_peak = compute(self.cache.folder(name, key)) or 0.0
+                    self.cache.finish(name, key, {"worker_peak_mb": worker_peak,
+                                                  "seconds": time.perf_counter() - begin})
+            finally:
+                lock.release()
         seconds = time.perf_counter() - start
         # what the stage cost when it was computed (this run or an earlier one): a cached run still
         # reports the price of reproducing it from scratch
@@ -320,6 +335,22 @@ class Runner:
         self.log(f"  {name:<7} {'cached' if cached else 'done  '} {seconds:8.1f} s   peak "
                  f"{record['peak_mb']:.0f} MiB (workers {worker_peak:.0f} MiB)")
         return self.cache.folder(name, key)
+
+    def _claim_pending(self, stage: str, candidates: list[dict], key_of, held: ExitStack) -> list[dict]:
+        """Of the later splits' stages that a shared pass could compute with this one, those not done
+        and not being computed by another process; their locks are held (in ``held``) until the pass
+        is over.  One held elsewhere is left to its holder (waiting could deadlock two passes)."""
+        claimed = []
+        for candidate in candidates:
+            key = key_of(candidate)
+            if self.cache.done(stage, key):
+                continue
+            lock = self.cache.lock(stage, key)
+            if lock.acquire(blocking=False):
+                held.callback(lock.release)
+                if not self.cache.done(stage, key):
+                    claimed.append(candidate)
+        return claimed
 
     def _chunks(self, refs):
         size = self.config.run.chunk_size
@@ -355,7 +386,10 @@ class Runner:
         cfg, enc, plan = self.config, self.config.encoder, plans[index]
 
         def compute(folder: Path):
-            pending = [plan] + [p for p in plans[index + 1:] if not self.cache.done("sample", p["key"])]
+            with ExitStack() as held:
+                return draw(folder, [plan] + self._claim_pending("sample", plans[index + 1:], lambda p: p["key"], held))
+
+        def draw(folder: Path, pending: list[dict]):
             union = list(dict.fromkeys(ref for p in pending for ref in p["refs"]))
             draws_of = {ref: [] for ref in union}
             for slot, p in enumerate(pending):
@@ -568,7 +602,11 @@ class Runner:
         job = jobs[index]
 
         def compute(folder: Path):
-            pending = [job] + [j for j in jobs[index + 1:] if not self.cache.done("encode", j["encode_key"])]
+            with ExitStack() as held:
+                return encode(folder, [job] + self._claim_pending("encode", jobs[index + 1:],
+                                                                  lambda j: j["encode_key"], held))
+
+        def encode(folder: Path, pending: list[dict]):
             stores = []
             for j in pending:
                 store_folder = self.cache.folder("encode", j["encode_key"])
@@ -697,6 +735,11 @@ class Runner:
     def run(self) -> dict:
         """Run every split; with ``run.cluster`` the per-image stages go to a Dask cluster for the run's duration."""
         keep_freed_memory()
+        # what writers killed mid-write left behind (the stage folders only: a data root may lie in the cache)
+        for folder in [self.cache.root / stage for stage in STAGE_VERSIONS] + [self.out_dir]:
+            removed = remove_stale_temporaries(folder) if folder.is_dir() else []
+            if removed:
+                self.log(f"removed {len(removed)} temporary file(s) left by killed runs under {folder}")
         self.client = dask_client(self.config.run.cluster) if self.config.run.cluster else None
         try:
             return self._run()
