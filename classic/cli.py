@@ -8,6 +8,7 @@ from pathlib import Path
 from .backend import BackendUnavailable
 from .data import KNOWN_DATASETS, DatasetNotFound, cache_root, data_root
 from .data.download import DOWNLOADS, DownloadError, download_dataset, md5sum
+from .experiment.cache import InsufficientSpace
 
 
 def _cmd_run(args) -> int:
@@ -25,6 +26,9 @@ def _cmd_run(args) -> int:
     except (DatasetNotFound, BackendUnavailable, ConfigError) as exc:
         print(f"classic run: {exc}", file=sys.stderr)
         return 2
+    except InsufficientSpace as exc:
+        print(f"classic run: {exc}", file=sys.stderr)
+        return 1
     print()
     print((out / "report.md").read_text())
     print(f"run folder: {out}  (metrics.json, report.md, config.yaml, manifest.json)")
@@ -48,6 +52,9 @@ def _cmd_sweep(args) -> int:
     except (DatasetNotFound, BackendUnavailable, ConfigError) as exc:
         print(f"classic sweep: {exc}", file=sys.stderr)
         return 2
+    except InsufficientSpace as exc:
+        print(f"classic sweep: {exc}", file=sys.stderr)
+        return 1
     print()
     print((out / "sweep.md").read_text())
     print(f"sweep folder: {out}  (sweep.md, sweep.csv, sweep.json, sweep.png; one run folder per point)")
@@ -115,6 +122,9 @@ def _cmd_fuse(args) -> int:
     except (FusionError, FileNotFoundError) as exc:
         print(f"classic fuse: {exc}", file=sys.stderr)
         return 2
+    except InsufficientSpace as exc:
+        print(f"classic fuse: {exc}", file=sys.stderr)
+        return 1
     print((Path(args.out) / "report.md").read_text())
     print(f"run folder: {args.out}")
     return 0 if summary else 1

@@ -71,3 +71,23 @@ def test_temporary_files_of_killed_writers_are_removed_and_live_ones_kept(tmp_pa
     recent.write_bytes(b"x")
     assert sorted(remove_stale_temporaries(tmp_path)) == sorted([left[0], old])
     assert live.exists() and recent.exists()
+
+
+def test_large_writes_check_the_free_space_first_and_a_full_disk_names_the_file(tmp_path, monkeypatch):
+    import collections
+    import errno
+    import shutil
+    from classic.experiment.cache import InsufficientSpace, atomic_write, format_bytes, save_npy
+    assert [format_bytes(n) for n in (0, 1000, 3 << 20, 5 << 30)] == ["0 B", "1000 B", "3.0 MiB", "5.00 GiB"]
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 ** 9, 10 ** 9 - (2 << 20), 2 << 20))
+    with pytest.raises(InsufficientSpace, match=r"sample.npy needs 4.0 MiB but only 2.0 MiB are free"):
+        save_npy(tmp_path / "sample.npy", np.zeros((1 << 20,), np.float32))
+    save_npy(tmp_path / "small.npy", np.zeros(100, np.float32))            # small writes are not checked
+
+    def fills(f):
+        f.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(InsufficientSpace, match="the disk filled while writing .*gram.npy"):
+        atomic_write(tmp_path / "gram.npy", fills)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.npy"]      # no partial file left

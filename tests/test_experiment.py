@@ -368,14 +368,55 @@ def test_pq_store_is_fitted_encoded_as_codes_and_decoded_for_training(tmp_path):
     assert metrics["mean_class_accuracy"] > 0.6                      # chance: 0.1
 
 
-def test_a_store_larger_than_the_free_disk_is_refused_before_encoding(tmp_path, monkeypatch):
+def small_disk(monkeypatch, under: str, free: int):
+    """shutil.disk_usage reports ``free`` bytes for paths containing ``under`` (a fake small disk)."""
     import collections
-    import classic.experiment.runner as runner_module
-    usage = collections.namedtuple("usage", "total used free")
-    monkeypatch.setattr(runner_module.shutil, "disk_usage", lambda path: usage(10 ** 6, 10 ** 6 - 1000, 1000))
-    with pytest.raises(RuntimeError, match="needs .* GiB for 140 images .*store_dtype=pq"):
+    import shutil as shutil_module
+    usage, real = collections.namedtuple("usage", "total used free"), shutil_module.disk_usage
+    monkeypatch.setattr(shutil_module, "disk_usage",
+                        lambda path: usage(10 ** 9, 10 ** 9 - free, free) if under in str(path) else real(path))
+
+
+def test_a_store_larger_than_the_free_disk_is_refused_before_encoding(tmp_path, monkeypatch):
+    from classic.experiment.cache import InsufficientSpace
+    small_disk(monkeypatch, "encode", 1000)
+    with pytest.raises(InsufficientSpace, match=r"feature store \(140 images x 640 dims\) needs 350.0 KiB but only "
+                                                r"1000 B are free .*store_dtype=pq \(~10.9 KiB\)"):
         run(tmp_path, TINY)
     assert not list((tmp_path / "cache" / "encode").glob("*/shard_*.npy"))
+
+
+def test_a_full_cache_disk_is_one_clear_line_in_human_units(tmp_path, monkeypatch, capsys):
+    from classic.cli import main
+    from conftest import REPO
+    small_disk(monkeypatch, "cache", 200_000)
+    monkeypatch.setenv("CLASSIC_CACHE", str(tmp_path / "cache"))
+    sets = [a for o in TINY for a in ("--set", o)]
+    assert main(["run", str(REPO / "experiments" / "digits.yaml"), *sets, "--out", str(tmp_path / "run"), "--quiet",
+                 "--data-root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("classic run: ") and "needs 350.0 KiB but only 195.3 KiB are free" in err
+    assert "\n" not in err and "0.0 GiB" not in err
+    assert not [p for p in (tmp_path / "cache").rglob("*.tmp")]
+
+
+def test_a_disk_that_fills_while_the_run_folder_is_written_leaves_no_metrics(tmp_path, monkeypatch):
+    """metrics.json is written last: a folder holding it is complete, one without it says it is not."""
+    import errno
+    import classic.experiment.runner as runner_module
+    from classic.experiment.cache import InsufficientSpace, atomic_write
+
+    def full(f):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def save_text(path, text):
+        return atomic_write(path, full) if path.name == "report.md" else atomic_write(path, lambda f: f.write(text.encode()))
+    monkeypatch.setattr(runner_module, "save_text", save_text)
+    with pytest.raises(InsufficientSpace, match="the disk filled while writing .*report.md"):
+        run(tmp_path, TINY)
+    out = tmp_path / "run"
+    assert (out / "config.yaml").exists() and not (out / "metrics.json").exists()
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc tuning is glibc's")
@@ -517,25 +558,30 @@ CONCURRENT = {"dcd": ["svm.solver=dcd", "svm.dcd_tol=1e-9", "svm.sgd_epochs=40",
 @pytest.mark.parametrize("case", sorted(CONCURRENT))
 def test_two_runs_at_once_on_one_cache_give_the_lone_runs_results(tmp_path, case):
     """Two processes started together on one cache (with DCD's dual-variable file, PQ's training
-    vectors): both finish, each stage is computed once, and the results are those of a lone run."""
+    vectors): both finish, each stage is computed once, and the results are those of a lone run in a
+    cache of its own (the same command, so the same arithmetic)."""
     import os
     import subprocess
     import sys
     from conftest import REPO
-    overrides = TINY + CONCURRENT[case]
-    sets = [a for o in overrides for a in ("--set", o)]
-    env = dict(os.environ, CLASSIC_CACHE=str(tmp_path / "shared"))
-    runs = [subprocess.Popen([sys.executable, "-m", "classic.cli", "run", str(REPO / "experiments" / "digits.yaml"),
-                              *sets, "--out", str(tmp_path / f"run{i}"), "--quiet", "--data-root", str(tmp_path)],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in (1, 2)]
+    sets = [a for o in TINY + CONCURRENT[case] for a in ("--set", o)]
+
+    def start(cache, out):
+        return subprocess.Popen([sys.executable, "-m", "classic.cli", "run", str(REPO / "experiments" / "digits.yaml"),
+                                 *sets, "--out", str(tmp_path / out), "--quiet", "--data-root", str(tmp_path)],
+                                env=dict(os.environ, CLASSIC_CACHE=str(tmp_path / cache)), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    runs = [start("alone", "lone")]
+    runs[0].communicate(timeout=300)
+    runs += [start("shared", f"run{i}") for i in (1, 2)]
     outputs = [r.communicate(timeout=300)[0] for r in runs]
-    assert [r.returncode for r in runs] == [0, 0], outputs
-    _, alone = run(tmp_path / "alone", overrides)
+    assert [r.returncode for r in runs] == [0, 0, 0], outputs
+    alone = json.loads((tmp_path / "lone" / "metrics.json").read_text())
     for i in (1, 2):
         shared = json.loads((tmp_path / f"run{i}" / "metrics.json").read_text())
         assert shared["mean_class_accuracy"] == alone["mean_class_accuracy"]
         np.testing.assert_allclose(np.load(tmp_path / f"run{i}" / "scores_seed0.npy"),
-                                   np.load(tmp_path / "alone" / "run" / "scores_seed0.npy"), rtol=1e-5, atol=1e-6)
+                                   np.load(tmp_path / "lone" / "scores_seed0.npy"), rtol=1e-6, atol=1e-7)
     for stage in ("sample", "encode", "svm"):                 # one folder each: computed once, by one of them
         assert len([f for f in (tmp_path / "shared" / stage).iterdir() if (f / "done.json").exists()]) == 1
 

@@ -56,6 +56,9 @@ def owner_tag() -> str:
 class InsufficientSpace(OSError):
     """Not enough free disk space for a write; the message names the file, the sizes and what to do."""
 
+    def __str__(self) -> str:
+        return self.strerror
+
 
 def format_bytes(n: float) -> str:
     """``n`` bytes in human units: 512 B, 3.4 KiB, 12.0 MiB, 1.25 GiB (never "0.0 GiB")."""

@@ -11,8 +11,8 @@ import numpy as np
 import yaml
 
 from ..learn import evaluate
-from .cache import load_json, save_json, save_npy, save_text
-from .runner import run_figures, summarise
+from .cache import load_json, save_json, save_text
+from .runner import summarise, write_results
 
 
 class FusionError(ValueError):
@@ -49,23 +49,15 @@ def fuse_runs(folders, out, weights=None) -> dict:
     summary["fusion"] = {"members": [str(f) for f in folders], "weights": weights.tolist(),
                          "member_mean_class_accuracy": [m["mean_class_accuracy"] for m in metrics]}
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_json(out / "metrics.json", summary)
     config = yaml.safe_load((folders[0] / "config.yaml").read_text())
     config["name"] = out.name
     save_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
     save_json(out / "manifest.json", {**load_json(folders[0] / "manifest.json"), "fusion": summary["fusion"]})
-    save_json(out / "classes.json", class_names)
-    for r in results:
-        save_npy(out / f"scores_{r['split']}.npy", r["scores"])
-        save_npy(out / f"test_labels_{r['split']}.npy", r["test_labels"])
-        save_npy(out / f"confusion_{r['split']}.npy", r["confusion"])
-    run_figures(out, class_names, results)
     lines = [f"# {out.name}: late fusion of {len(folders)} runs", "",
              "| run | weight | mean class accuracy (%) |", "|---|---:|---:|"]
     lines += [f"| {f} | {w:.2f} | {100 * m['mean_class_accuracy']:.2f} |" for f, w, m in zip(folders, weights, metrics)]
     lines += [f"| **fused** | | **{100 * summary['mean_class_accuracy']:.2f}** |", "",
               f"top-1 error {100 * summary['top1_error']:.2f}%, top-5 error {100 * summary['top5_error']:.2f}%.", "",
               "![Per-class accuracy](per_class.png)", "", "![Confusion matrix](confusion.png)", ""]
-    save_text(out / "report.md", "\n".join(lines))
+    write_results(out, summary, results, class_names, "\n".join(lines))
     return summary

@@ -49,8 +49,8 @@ from ..encoding import (PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder
                         VLADEncoder, sample_descriptors)
 from ..features import DenseSIFT, LocalColourStatistics
 from ..learn import DualCoordinateSVM, LinearSVM, SGDLinearSVM, evaluate
-from .cache import (Cache, load_json, load_npz, remove_stale_temporaries, save_json, save_npy, save_npz, save_text,
-                    stable_hash)
+from .cache import (Cache, check_space, format_bytes, load_json, load_npz, remove_stale_temporaries, save_json,
+                    save_npy, save_npz, save_text, stable_hash)
 from .config import ConfigError, ExperimentConfig, dump_config, validate
 from .parallel import (cpu_count, dask_client, keep_freed_memory, peak_memory_mb, reset_peak_memory, run_chunks,
                        run_overlapped)
@@ -536,15 +536,11 @@ class Runner:
         dimension = encoded_dimension(self.config.to_dict())
         n_images = sum(n for _, n in needs)
         need = sum(n * bytes_per_vector(enc["store_dtype"], dimension, enc["pq_subvector_dims"]) for enc, n in needs)
-        folder.mkdir(parents=True, exist_ok=True)
-        free = shutil.disk_usage(folder).free
-        if need > free:
-            stored = {enc["store_dtype"] for enc, _ in needs}
-            pq = n_images * bytes_per_vector("pq", dimension, self.config.encoder.pq_subvector_dims)
-            switch = f"set encoder.store_dtype=pq (~{pq / 2 ** 30:,.1f} GiB), " if stored != {"pq"} else ""
-            raise RuntimeError(f"the feature store needs {need / 2 ** 30:,.1f} GiB for {n_images:,} images but only "
-                               f"{free / 2 ** 30:,.1f} GiB are free under {folder}: {switch}shrink the encoding, "
-                               f"take a subset, or free space")
+        stored = {enc["store_dtype"] for enc, _ in needs}
+        pq = n_images * bytes_per_vector("pq", dimension, self.config.encoder.pq_subvector_dims)
+        switch = f"set encoder.store_dtype=pq (~{format_bytes(pq)}), " if stored != {"pq"} else ""
+        check_space(folder, need, f"the feature store ({n_images:,} images x {dimension:,} dims)",
+                    f"{switch}shrink the encoding, take a subset, free space, or set CLASSIC_CACHE")
 
     def _store(self, refs, folder: Path, enc: dict, pca_folder: Path, vocabulary_folder: Path, quantizer=None) -> dict:
         return {"refs": refs, "folder": folder, "enc": enc, "pca": load_npz(pca_folder / "pca.npz"),
@@ -812,20 +808,27 @@ class Runner:
     def write_run_folder(self, summary, results, dataset):
         from ..report.tables import run_report
         out = self.out_dir
-        out.mkdir(parents=True, exist_ok=True)
-        save_json(out / "metrics.json", summary)
         save_text(out / "config.yaml", dump_config(self.config))
         save_json(out / "manifest.json",
                   manifest(self.config, self.stages, self.skipped, self.data_root, self.cache.root.resolve(),
                            self.without_descriptors, self.fingerprints))
-        save_json(out / "classes.json", dataset.class_names)
-        for r in results:
-            save_npy(out / f"confusion_{r['split']}.npy", r["confusion"])
-            # test scores and labels: what late fusion (`classic fuse`) and outside analyses need
-            save_npy(out / f"scores_{r['split']}.npy", r["scores"])
-            save_npy(out / f"test_labels_{r['split']}.npy", r["test_labels"])
-        run_figures(out, dataset.class_names, results)
-        save_text(out / "report.md", run_report(self.config, summary, dataset.class_names, results))
+        write_results(out, summary, results, dataset.class_names, run_report(self.config, summary, dataset.class_names,
+                                                                             results))
+
+
+def write_results(out: Path, summary: dict, results: list[dict], class_names: list[str], report: str) -> None:
+    """A run folder's results: per split the test scores, labels and confusion matrix, the figures,
+    ``report.md``, and last ``metrics.json``: every file is written atomically, so a folder holding
+    ``metrics.json`` is complete (a full disk or a kill before it leaves a folder that says it is not)."""
+    save_json(out / "classes.json", class_names)
+    for r in results:
+        save_npy(out / f"confusion_{r['split']}.npy", r["confusion"])
+        # test scores and labels: what late fusion (`classic fuse`) and outside analyses need
+        save_npy(out / f"scores_{r['split']}.npy", r["scores"])
+        save_npy(out / f"test_labels_{r['split']}.npy", r["test_labels"])
+    run_figures(out, class_names, results)
+    save_text(out / "report.md", report)
+    save_json(out / "metrics.json", summary)
 
 
 def run_figures(out: Path, class_names, results) -> None:
