@@ -8,7 +8,7 @@ from pathlib import Path
 from .backend import BackendUnavailable
 from .data import KNOWN_DATASETS, DatasetNotFound, cache_root, data_root
 from .data.download import DOWNLOADS, DownloadError, download_dataset, md5sum
-from .experiment.cache import InsufficientSpace
+from .files import InsufficientSpace
 
 
 def _cmd_run(args) -> int:

@@ -14,9 +14,13 @@ from classic.data.download import DownloadError, DownloadSpec, download_dataset,
 
 
 class RangeHandler(SimpleHTTPRequestHandler):
-    """Serves files with support for 'Range: bytes=N-' (resumable downloads)."""
+    """Serves files with support for 'Range: bytes=N-' (resumable downloads); ``cut[path] = n`` sends
+    only the first n bytes of a file and closes the connection (its Content-Length announced in full,
+    unless the path is in ``no_length``)."""
 
     ranges_seen: list[str] = []
+    cut: dict[str, int] = {}
+    no_length: set[str] = set()
 
     def log_message(self, *args):
         pass
@@ -24,6 +28,13 @@ class RangeHandler(SimpleHTTPRequestHandler):
     def send_head(self):
         match = re.match(r"bytes=(\d+)-$", self.headers.get("Range", ""))
         RangeHandler.ranges_seen.append(self.headers.get("Range", ""))
+        if self.path in RangeHandler.cut or self.path in RangeHandler.no_length:
+            data = open(self.translate_path(self.path), "rb").read()
+            self.send_response(200)
+            if self.path not in RangeHandler.no_length:
+                self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            return io.BytesIO(data[:RangeHandler.cut.get(self.path, len(data))])
         if not match:
             return super().send_head()
         path = self.translate_path(self.path)
@@ -41,6 +52,8 @@ class RangeHandler(SimpleHTTPRequestHandler):
 
 @pytest.fixture
 def server(tmp_path):
+    RangeHandler.cut.clear()
+    RangeHandler.no_length.clear()
     root = tmp_path / "www"
     root.mkdir()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(RangeHandler, directory=str(root)))
@@ -133,3 +146,93 @@ def test_fastai_imagenet_subsets_are_known_downloads():
         assert spec.url.startswith("https://s3.amazonaws.com/fast-ai-imageclas/") and spec.url.endswith(spec.filename)
         assert spec.produces == spec.filename.removesuffix(".tgz")
     assert DOWNLOADS["imagenette-160"].md5 == "e793b78cc4c9e9a4ccc0c1155377a412"
+
+
+def test_a_download_cut_short_is_kept_and_resumed(server, tmp_path):
+    root, url = server
+    payload = bytes(range(256)) * 4000
+    (root / "big.bin").write_bytes(payload)
+    dest = tmp_path / "dl" / "big.bin"
+    RangeHandler.cut["/big.bin"] = 100_000
+    with pytest.raises(DownloadError, match="stopped at 100,000 of 1,024,000 bytes; run the command again to resume"):
+        fetch(f"{url}/big.bin", dest, progress=False)                 # no MD5: the length is the check
+    assert not dest.exists() and dest.with_name("big.bin.part").stat().st_size == 100_000
+    RangeHandler.cut.clear()
+    RangeHandler.ranges_seen.clear()
+    fetch(f"{url}/big.bin", dest, progress=False)
+    assert RangeHandler.ranges_seen == ["bytes=100000-"] and dest.read_bytes() == payload
+
+
+def stored_tar_gz(members: dict[str, bytes]) -> bytes:
+    """A .tgz whose deflate stream is stored blocks (as incompressible JPEGs make it): a flipped byte
+    inside a block changes the content without upsetting the decompressor; only gzip's CRC-32 sees it."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=0) as t:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def imagewoof_like(url):
+    return DownloadSpec(url=f"{url}/imagewoof2.tgz", filename="imagewoof2.tgz", md5=None, target="",
+                        produces="imagewoof2")
+
+
+def test_an_archive_corrupted_mid_stream_without_md5_is_refused_removed_and_fetched_afresh(server, tmp_path):
+    root, url = server
+    members = {f"imagewoof2/train/n02086240/{i}.JPEG": bytes([i]) * 50_000 for i in range(6)}
+    good = stored_tar_gz(members)
+    damaged = bytearray(good)
+    damaged[len(good) // 2] ^= 0x55                                   # inside a stored block's content
+    (root / "imagewoof2.tgz").write_bytes(bytes(damaged))
+    with pytest.raises(DownloadError, match=r"damaged or incomplete archive .*CRC.*removed .*imagewoof2.tgz.*"
+                                            r"run `classic download imagewoof-160` again"):
+        download_dataset("imagewoof-160", tmp_path / "data", tmp_path / "dl", imagewoof_like(url), progress=False)
+    assert not (tmp_path / "data" / "imagewoof2").exists()              # nothing extracted, nothing "ready"
+    assert not (tmp_path / "dl" / "imagewoof2.tgz").exists()            # the next attempt fetches it afresh
+    (root / "imagewoof2.tgz").write_bytes(good)
+    folder = download_dataset("imagewoof-160", tmp_path / "data", tmp_path / "dl", imagewoof_like(url), progress=False)
+    assert sorted(p.read_bytes()[0] for p in folder.rglob("*.JPEG")) == list(range(6))
+
+
+def test_a_truncated_download_with_no_length_and_no_md5_is_not_reused(server, tmp_path):
+    """The server announces no length and the connection ends early: the zip is incomplete; it is
+    refused (a DownloadError, not zipfile's BadZipFile), removed, and the next attempt downloads it again."""
+    root, url = server
+    inner = make_tar_gz({"101_ObjectCategories/ant/image_0001.jpg": b"jpeg bytes"})
+    archive = caltech_like_zip(inner)
+    (root / "caltech-101.zip").write_bytes(archive)
+    RangeHandler.no_length.add("/caltech-101.zip")
+    RangeHandler.cut["/caltech-101.zip"] = len(archive) // 2
+    with pytest.raises(DownloadError, match="caltech-101.zip.*removed.*run `classic download caltech101` again"):
+        download_dataset("caltech101", tmp_path / "data", tmp_path / "dl", spec(f"{url}/caltech-101.zip", None),
+                         progress=False)
+    assert not (tmp_path / "dl" / "caltech-101.zip").exists()
+    RangeHandler.cut.clear()
+    folder = download_dataset("caltech101", tmp_path / "data", tmp_path / "dl", spec(f"{url}/caltech-101.zip", None),
+                              progress=False)
+    assert (folder / "ant" / "image_0001.jpg").read_bytes() == b"jpeg bytes"
+
+
+def test_extraction_works_on_pythons_without_the_data_filter(tmp_path, monkeypatch):
+    """requires-python >= 3.10, but extractall(filter=...) arrived in 3.10.12 / 3.11.4: on the versions
+    before it, the member checks and mode stripping stand alone."""
+    monkeypatch.delattr(tarfile, "data_filter")
+    extractall = tarfile.TarFile.extractall
+
+    def old_extractall(self, path=".", members=None, *, numeric_owner=False):     # no filter keyword
+        return extractall(self, path, members, numeric_owner=numeric_owner)
+    monkeypatch.setattr(tarfile.TarFile, "extractall", old_extractall)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as t:
+        info = tarfile.TarInfo("data/tool")
+        info.size, info.mode = 3, 0o4777                                 # set-user-ID, writable by all
+        t.addfile(info, io.BytesIO(b"abc"))
+    (tmp_path / "ok.tgz").write_bytes(buffer.getvalue())
+    safe_extract(tmp_path / "ok.tgz", tmp_path / "out")
+    assert (tmp_path / "out" / "data" / "tool").stat().st_mode & 0o7777 == 0o755
+    (tmp_path / "evil.tgz").write_bytes(make_tar_gz({"../escaped.txt": b"gotcha"}))
+    with pytest.raises(DownloadError, match="outside"):
+        safe_extract(tmp_path / "evil.tgz", tmp_path / "out2")

@@ -378,7 +378,7 @@ def small_disk(monkeypatch, under: str, free: int):
 
 
 def test_a_store_larger_than_the_free_disk_is_refused_before_encoding(tmp_path, monkeypatch):
-    from classic.experiment.cache import InsufficientSpace
+    from classic.files import InsufficientSpace
     small_disk(monkeypatch, "encode", 1000)
     with pytest.raises(InsufficientSpace, match=r"feature store \(140 images x 640 dims\) needs 350.0 KiB but only "
                                                 r"1000 B are free .*store_dtype=pq \(~10.9 KiB\)"):
@@ -404,7 +404,7 @@ def test_a_disk_that_fills_while_the_run_folder_is_written_leaves_no_metrics(tmp
     """metrics.json is written last: a folder holding it is complete, one without it says it is not."""
     import errno
     import classic.experiment.runner as runner_module
-    from classic.experiment.cache import InsufficientSpace, atomic_write
+    from classic.files import InsufficientSpace, atomic_write
 
     def full(f):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -589,7 +589,7 @@ def test_two_runs_at_once_on_one_cache_give_the_lone_runs_results(tmp_path, case
 def test_a_run_removes_what_killed_writers_left_in_the_cache(tmp_path):
     import subprocess
     import sys
-    from classic.experiment.cache import owner_tag
+    from classic.files import owner_tag
     run(tmp_path, TINY)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -1,24 +1,43 @@
-"""Downloading datasets: resumable HTTP download, MD5 verification, safe archive extraction.
+"""Downloading datasets: resumable HTTP download, verification, safe archive extraction.
 
-* A download goes to ``<name>.part`` and resumes from its size with an HTTP ``Range`` request; it is
-  renamed into place only when complete (and verified, when an MD5 is known).
+* A download goes to ``<name>.part`` and resumes from its size with an HTTP ``Range`` request.  It is
+  complete when it holds the ``Content-Length`` the server announced; one cut short is kept for the
+  next attempt to resume, and renamed into place only when complete (and verified, when an MD5 is
+  published).
+* Before anything is extracted the whole archive is read to its end, so that every checksum its
+  format carries is checked: gzip's CRC-32 and length, bzip2's and xz's checks, each zip member's
+  CRC-32, each tar header's checksum.  This is the only check of a download with no published MD5;
+  a damaged archive is removed, with a message to run the command again.
 * Extraction refuses any member whose path would land outside the target folder (absolute paths,
-  ``..`` components, links pointing out), and extracts into a temporary folder that is renamed into
-  place, so an interrupted extraction never leaves a half dataset that looks complete.
+  ``..`` components, links pointing out) or that is a device, strips set-user-ID and write-for-others
+  mode bits (what Python's ``data`` filter does, on the versions that have it), and extracts into a
+  temporary folder that is renamed into place, so an interrupted extraction never leaves a half
+  dataset that looks complete.
+
+Every failure is a :class:`DownloadError` naming the file and what to do.
 """
 from __future__ import annotations
 
 import hashlib
+import http.client
+import lzma
 import os
 import shutil
 import tarfile
 import tempfile
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
+
+from ..files import atomic_write, owner_tag, remove_stale_temporaries
+
+# what a damaged or truncated archive raises from Python's readers
+_ARCHIVE_ERRORS = (tarfile.TarError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, lzma.LZMAError,
+                   OSError)
 
 
 class DownloadError(RuntimeError):
@@ -67,7 +86,10 @@ def md5sum(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def fetch(url: str, dest: Path, md5: str | None = None, progress: bool = True, timeout: float = 60) -> Path:
-    """Download ``url`` to ``dest``, resuming a previous partial download; verify ``md5`` if given."""
+    """Download ``url`` to ``dest``, resuming a previous partial download; verify ``md5`` if given.
+
+    The download is complete when it holds the ``Content-Length`` the server announced; a connection
+    that ends before leaves ``<dest>.part`` for the next call to resume, and raises."""
     dest = Path(dest)
     if dest.exists() and (md5 is None or md5sum(dest) == md5):
         return dest
@@ -90,12 +112,20 @@ def fetch(url: str, dest: Path, md5: str | None = None, progress: bool = True, t
                 have = 0
             total = response.headers.get("Content-Length")
             total = int(total) + have if total is not None else None
-            with open(part, "ab" if have else "wb") as out, tqdm(
-                    total=total, initial=have, unit="B", unit_scale=True, desc=dest.name,
-                    disable=not progress) as bar:
-                for block in iter(lambda: response.read(1 << 20), b""):
-                    out.write(block)
-                    bar.update(len(block))
+            try:
+                with open(part, "ab" if have else "wb") as out, tqdm(
+                        total=total, initial=have, unit="B", unit_scale=True, desc=dest.name,
+                        disable=not progress) as bar:
+                    for block in iter(lambda: response.read(1 << 20), b""):
+                        out.write(block)
+                        bar.update(len(block))
+            except (http.client.HTTPException, OSError) as exc:
+                raise DownloadError(f"{url}: the download was interrupted after {part.stat().st_size:,} bytes "
+                                    f"({type(exc).__name__}: {exc}); run the command again to resume it") from None
+            got = part.stat().st_size
+            if total is not None and got != total:
+                raise DownloadError(f"{url}: the download stopped at {got:,} of {total:,} bytes; run the command "
+                                    f"again to resume it")
     if md5 is not None:
         got = md5sum(part)
         if got != md5:
@@ -106,6 +136,27 @@ def fetch(url: str, dest: Path, md5: str | None = None, progress: bool = True, t
     return dest
 
 
+def verify_archive(archive: Path) -> None:
+    """Read ``archive`` (zip, or tar with any compression) to its end, checking every checksum its format
+    carries; :class:`DownloadError` if one fails or the stream ends early."""
+    archive = Path(archive)
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as z:
+                damaged = z.testzip()
+            if damaged is not None:
+                raise DownloadError(f"{archive}: member {damaged} fails its CRC check")
+            return
+        with tarfile.open(archive) as t:
+            t.getmembers()                                  # every header, through the whole stream
+            while t.fileobj.read(1 << 20):                  # and the compressed stream to its end: its checksum
+                pass
+    except DownloadError:
+        raise
+    except _ARCHIVE_ERRORS as exc:
+        raise DownloadError(f"{archive}: damaged or incomplete archive ({type(exc).__name__}: {exc})") from None
+
+
 def _check_member(name: str, root: Path) -> None:
     target = (root / name).resolve()
     if os.path.isabs(name) or not (target == root or root in target.parents):
@@ -113,10 +164,13 @@ def _check_member(name: str, root: Path) -> None:
 
 
 def safe_extract(archive: Path, target: Path) -> Path:
-    """Extract a tar (any compression) or zip archive into ``target``, refusing escaping members."""
+    """Verify (:func:`verify_archive`), then extract a tar (any compression) or zip archive into
+    ``target``, refusing escaping members."""
     archive, target = Path(archive), Path(target)
+    verify_archive(archive)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=target.parent)).resolve()
+    remove_stale_temporaries(target.parent)        # staging folders of extractions that were killed
+    staging = Path(tempfile.mkdtemp(prefix=f".extract-{owner_tag()}-", dir=target.parent)).resolve()
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as z:
@@ -128,19 +182,24 @@ def safe_extract(archive: Path, target: Path) -> Path:
                 members = t.getmembers()
                 for m in members:
                     _check_member(m.name, staging)
-                    if m.issym() or m.islnk():
+                    if m.issym():                  # a symbolic link's target is relative to its folder
                         _check_member(os.path.join(os.path.dirname(m.name), m.linkname), staging)
+                    if m.islnk():                  # a hard link's, to the archive's root
+                        _check_member(m.linkname, staging)
                     if m.isdev():
                         raise DownloadError(f"archive member {m.name!r} is a device file; refusing to extract")
-                t.extractall(staging, members=members, filter="data")
+                    m.mode &= 0o755                # no set-user-ID, set-group-ID, sticky or write-for-others
+                # Python's own "data" filter where it exists (3.10.12+, 3.11.4+, 3.12): the checks above
+                # stand on the versions before it
+                t.extractall(staging, members=members, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
         target.mkdir(parents=True, exist_ok=True)
         for entry in staging.iterdir():
             destination = target / entry.name
             if destination.exists():
                 shutil.rmtree(destination) if destination.is_dir() else destination.unlink()
             entry.rename(destination)
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise DownloadError(f"{archive}: cannot extract ({exc})") from None
+    except _ARCHIVE_ERRORS as exc:
+        raise DownloadError(f"{archive}: cannot extract ({type(exc).__name__}: {exc})") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
@@ -148,25 +207,46 @@ def safe_extract(archive: Path, target: Path) -> Path:
 
 def download_dataset(name: str, data_root: Path, downloads_dir: Path, spec: DownloadSpec | None = None,
                      progress: bool = True) -> Path:
-    """Fetch, verify and extract dataset ``name`` under ``data_root``; returns the dataset folder."""
+    """Fetch, verify and extract dataset ``name`` under ``data_root``; returns the dataset folder.
+
+    A downloaded archive that fails verification is removed (so that the next attempt fetches it
+    afresh) and reported as a :class:`DownloadError` saying so."""
     spec = spec or DOWNLOADS.get(name)
     if spec is None:
         raise DownloadError(f"no download known for {name!r}; known: {', '.join(sorted(DOWNLOADS))}")
     data_root = Path(data_root)
     archive = fetch(spec.url, Path(downloads_dir) / spec.filename, spec.md5, progress)
-    if spec.inner is not None:
-        inner = Path(downloads_dir) / Path(spec.inner).name
-        if not inner.exists() or (spec.inner_md5 and md5sum(inner) != spec.inner_md5):
-            with zipfile.ZipFile(archive) as z, z.open(spec.inner) as src, open(inner.with_suffix(".tmp"), "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            if spec.inner_md5 and (got := md5sum(inner.with_suffix(".tmp"))) != spec.inner_md5:
-                inner.with_suffix(".tmp").unlink()
-                raise DownloadError(f"{spec.inner} in {archive}: MD5 mismatch (expected {spec.inner_md5}, "
-                                    f"got {got}); delete {archive} and run the command again")
-            inner.with_suffix(".tmp").replace(inner)
-        archive = inner
-    safe_extract(archive, data_root / spec.target)
+    again = f"run `classic download {name}` again to fetch it afresh"
+    try:
+        if spec.inner is not None:
+            inner = Path(downloads_dir) / Path(spec.inner).name
+            if not inner.exists() or (spec.inner_md5 and md5sum(inner) != spec.inner_md5):
+                _take_out(archive, spec.inner, inner, spec.inner_md5)
+            archive = inner
+        safe_extract(archive, data_root / spec.target)
+    except DownloadError as exc:
+        removed = [p for p in {archive, Path(downloads_dir) / spec.filename} if p.exists()]
+        for p in removed:
+            p.unlink()
+        raise DownloadError(f"{exc}; {'removed ' + ', '.join(map(str, removed)) + ': ' if removed else ''}{again}") \
+            from None
     produced = data_root / (spec.produces or spec.target)
     if not produced.exists():
         raise DownloadError(f"{archive} extracted, but {produced} is not there")
     return produced
+
+
+def _take_out(archive: Path, member: str, dest: Path, md5: str | None) -> None:
+    """Copy ``member`` of the zip ``archive`` to ``dest`` (atomically), checking its MD5 on the way."""
+    def copy(out):
+        digest = hashlib.md5()
+        with zipfile.ZipFile(archive) as z, z.open(member) as src:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                digest.update(block)
+                out.write(block)
+        if md5 and digest.hexdigest() != md5:
+            raise DownloadError(f"{member} in {archive}: MD5 mismatch (expected {md5}, got {digest.hexdigest()})")
+    try:
+        atomic_write(dest, copy)
+    except (KeyError, *_ARCHIVE_ERRORS) as exc:
+        raise DownloadError(f"{archive}: cannot take {member} out of it ({type(exc).__name__}: {exc})") from None

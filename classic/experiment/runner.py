@@ -49,8 +49,8 @@ from ..encoding import (PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder
                         VLADEncoder, sample_descriptors)
 from ..features import DenseSIFT, LocalColourStatistics
 from ..learn import DualCoordinateSVM, LinearSVM, SGDLinearSVM, evaluate
-from .cache import (Cache, check_space, format_bytes, load_json, load_npz, remove_stale_temporaries, save_json,
-                    save_npy, save_npz, save_text, stable_hash)
+from ..files import check_space, format_bytes, remove_stale_temporaries
+from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
 from .config import ConfigError, ExperimentConfig, dump_config, validate
 from .parallel import (cpu_count, dask_client, keep_freed_memory, peak_memory_mb, reset_peak_memory, run_chunks,
                        run_overlapped)
