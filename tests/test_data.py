@@ -188,3 +188,39 @@ def test_an_unlistable_dataset_folder_is_a_clear_error(tmp_path, monkeypatch):
     lock_folder(monkeypatch, "ds")
     with pytest.raises(DatasetNotFound, match="cannot be listed.*permission denied"):
         ImageFolderDataset(tmp_path / "ds")
+
+
+def huge_png(path, width: int, height: int) -> None:
+    """A valid gray PNG of width x height black pixels, written row by row (a few hundred KB on disk)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    compressor, parts, row = zlib.compressobj(9), [], bytes(width + 1)        # filter byte 0 + pixels
+    for _ in range(height):
+        parts.append(compressor.compress(row))
+    parts.append(compressor.flush())
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b""))
+
+
+def test_decoding_bounds_memory_before_it_allocates(tmp_path):
+    """A 14,000 x 14,000 PNG (~200 KB) is refused from its header, in a fraction of a second and
+    without the ~1 GB a decode would take (measured in a process of its own); a large JPEG is decoded
+    at reduced size instead, within the limit."""
+    import subprocess
+    import sys
+    huge_png(tmp_path / "huge.png", 14_000, 14_000)
+    assert (tmp_path / "huge.png").stat().st_size < 1_000_000
+    probe = (f"import resource, time\nfrom classic.data import ImageError, load_image\n"
+             f"before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\nstart = time.perf_counter()\n"
+             f"try:\n    load_image({str(tmp_path / 'huge.png')!r})\nexcept ImageError as exc:\n    print(exc)\n"
+             f"print(time.perf_counter() - start, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)")
+    message, measures = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                       check=True).stdout.strip().splitlines()
+    seconds, grown_mb = map(float, measures.split())
+    assert "14,000 x 14,000 PNG image (196 Mpx) is above the decoding limit of 50 Mpx" in message
+    assert seconds < 1.0 and grown_mb < 50
+    Image.new("L", (9000, 6000), 128).save(tmp_path / "big.jpg", quality=50)     # 54 Mpx, decoded at 1/8
+    assert load_image(tmp_path / "big.jpg", "gray", 300).shape == (200, 300)

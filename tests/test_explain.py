@@ -62,3 +62,21 @@ def test_cli_explain_errors(tmp_path, capsys):
     with pytest.raises(RunNotFound):
         TrainedPipeline(tmp_path / "run")
     assert main(["explain", str(CALTECH / SAMPLE_IMAGES[0]), "--run", str(tmp_path / "run")]) == 2
+
+
+def test_an_image_without_descriptors_is_a_clear_message(trained, tmp_path, capsys):
+    """Smaller than one frame (with or without a run), or uniform (with a run, whose encoder drops
+    descriptors below the contrast threshold): one line saying why, exit status 2, no figure."""
+    from PIL import Image
+    from classic.cli import main
+    tmp, _ = trained
+    Image.fromarray((255 * np.random.default_rng(0).random((16, 16))).astype(np.uint8)).save(tmp_path / "small.png")
+    Image.fromarray((255 * np.random.default_rng(1).random((6, 6))).astype(np.uint8)).save(tmp_path / "dot.png")
+    Image.new("L", (200, 150)).save(tmp_path / "black.png")
+    for image, run_args, words in (("small.png", [], "smaller than one frame (31 x 31 px at bin size 10)"),
+                                   ("dot.png", ["--run", str(tmp / "run")], "smaller than one frame (10 x 10 px"),
+                                   ("black.png", ["--run", str(tmp / "run")], "below the contrast threshold 0.005")):
+        assert main(["explain", str(tmp_path / image), *run_args, "--out", str(tmp_path / "figure")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("classic explain: ") and words in err and "\n" not in err
+        assert not list(tmp_path.glob("figure*"))

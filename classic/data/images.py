@@ -8,6 +8,11 @@ conventions (pixels are used as stored).
 
 Gray conversion uses ITU-R BT.601 luma (0.299 R + 0.587 G + 0.114 B), as MATLAB's ``rgb2gray``.
 Anything that is not a decodable image raises :class:`ImageError` with the path and the reason.
+
+Memory is bounded before decoding: an image that would still hold more than
+:data:`MAX_DECODE_PIXELS` pixels once decoded (after the JPEG reduction; PNG, TIFF, GIF and WebP are
+always decoded whole) is refused from its header, in milliseconds.  A 14,000 x 14,000 PNG of 571 KB
+would otherwise take over 1 GB of memory to be shrunk to 300 pixels.
 """
 from __future__ import annotations
 
@@ -18,6 +23,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 Image.MAX_IMAGE_PIXELS = 200_000_000   # far beyond any real photo; guards against decompression bombs
+# pixels an image may hold when decoded (after a JPEG's DCT-domain reduction): 50 Mpx is a 7,000 x 7,000
+# image, ~200 MB decoded as RGB plus its gray copy; the ILSVRC and Caltech-101 photos are far smaller
+MAX_DECODE_PIXELS = 50_000_000
 
 
 class ImageError(ValueError):
@@ -46,10 +54,17 @@ def load_image(path: str | os.PathLike, mode: str = "gray", max_side: int | None
                 if im.format == "JPEG" and size != im.size:
                     # DCT-domain downscale to the smallest power-of-two reduction still >= size
                     im.draft(pil_mode if im.mode != "CMYK" else None, size)
+                if im.size[0] * im.size[1] > MAX_DECODE_PIXELS:
+                    raise ImageError(f"{path}: a {im.size[0]:,} x {im.size[1]:,} {im.format} image "
+                                     f"({im.size[0] * im.size[1] / 1e6:,.0f} Mpx) is above the decoding limit of "
+                                     f"{MAX_DECODE_PIXELS / 1e6:,.0f} Mpx (it would be decoded whole to be shrunk); "
+                                     f"resize it first, or raise classic.data.images.MAX_DECODE_PIXELS")
                 im = _convert(im, pil_mode)
                 if im.size != size:
                     im = im.resize(size, Image.Resampling.LANCZOS, reducing_gap=None)
                 array = np.asarray(im, dtype=np.float32)
+    except ImageError:
+        raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
             Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from None

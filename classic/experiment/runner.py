@@ -718,7 +718,7 @@ class Runner:
             save_npz(folder / "model.npz", coef=to_numpy(svm.coef_).astype(np.float16),
                      intercept=to_numpy(svm.intercept_), classes=svm.classes_)
             save_json(folder / "svm.json", {"solver": s.solver, "C": None, "best_epoch": svm.best_epoch_,
-                                            "history": svm.history_})
+                                            "selected_by": svm.selected_by_, "history": svm.history_})
         return key, self._stage("svm", key, split.name, compute)
 
     # the whole run

@@ -21,7 +21,9 @@ LOSSES = ("hinge", "squared_hinge")
 
 
 class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
-    """Base of the streaming solvers; ``coef_`` (C, d), ``intercept_`` (C,), ``history_``, ``best_epoch_``.
+    """Base of the streaming solvers; ``coef_`` (C, d), ``intercept_`` (C,), ``history_`` (one record per
+    pass: ``epoch``, the held-out mean class accuracy when there is a held-out slice, the solver's own
+    measures), ``best_epoch_`` and ``selected_by_`` (what chose it: the held-out accuracy, or the last pass).
 
     ``lam`` is the regularisation, ``batch_size`` the rows per matrix product, ``max_epochs`` the passes,
     ``patience`` the passes without held-out improvement before stopping, ``validation_fraction`` the
@@ -72,17 +74,22 @@ class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
         self.negative_weight_ = xp.asarray(negative, dtype=xp.float32)
         self._begin(n, n_classes, d)
         best, stale, self.history_ = None, 0, []
+        # with a held-out slice, the pass with the best held-out mean class accuracy is kept (early
+        # stopping); without one there is nothing to choose by, and the model is the last pass's
+        self.selected_by_ = "held_out_mean_class_accuracy" if len(held_out) else "last_epoch"
         for epoch in range(1, self.max_epochs + 1):
             W, b = self._epoch(X, labels, train, epoch, rng)
-            accuracy = self._accuracy(X, labels, held_out, W, b) if len(held_out) else float(epoch)
-            self.history_.append({"epoch": epoch, "held_out_mean_class_accuracy": accuracy, **self._progress()})
-            if best is None or accuracy > best[0]:
-                best, stale = (accuracy, W.copy(), b.copy(), epoch), 0
+            record = {"epoch": epoch}
+            if len(held_out):
+                accuracy = record["held_out_mean_class_accuracy"] = self._accuracy(X, labels, held_out, W, b)
+                if best is None or accuracy > best[0]:
+                    best, stale = (accuracy, W.copy(), b.copy(), epoch), 0
+                else:
+                    stale += 1
             else:
-                stale += 1
-                if stale >= self.patience:
-                    break
-            if self._converged():
+                best = (None, W, b, epoch)
+            self.history_.append({**record, **self._progress()})
+            if stale >= self.patience or self._converged():
                 break
         self.best_epoch_ = best[3]
         self.coef_, self.intercept_ = best[1], best[2]

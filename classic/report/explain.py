@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.images import load_image
+from ..data.images import ImageError, load_image
 from ..encoding import DiagonalGMM, FisherVectorEncoder, VLADEncoder
 from ..encoding.pyramid import n_regions
+from ..features import nonzero_rows
 from ..features.dsift import N_ORIENTATIONS, N_SPATIAL_BINS, phow
 from .figures import _pyplot, save_figure
 
@@ -81,6 +82,13 @@ def explain(image_path, out, pipeline=None, features=None, max_side: int = 300, 
     h, w = image.shape
     frames, descriptors = phow(image, tuple(f.bin_sizes), f.step, f.magnif, f.window_size, f.contrast_threshold,
                                f.rootsift)
+    if not len(frames):
+        extent = (N_SPATIAL_BINS - 1) * max(f.bin_sizes) + 1
+        raise ImageError(f"{image_path}: nothing to explain: the decoded {w} x {h} image is smaller than one frame "
+                         f"({extent} x {extent} px at bin size {max(f.bin_sizes)}), so it has no descriptor")
+    if pipeline is not None and pipeline.encoder.drop_empty and not nonzero_rows(descriptors).any():
+        raise ImageError(f"{image_path}: nothing to explain: all {len(frames):,} descriptors are below the contrast "
+                         f"threshold {f.contrast_threshold:g} (a uniform image), so the encoder has none to use")
     sizes = sorted(set(frames[:, 2].tolist()))
     largest = frames[:, 2] == sizes[-1]
     # the frame shown: the most contrasted one at the largest scale (a textured spot, not flat sky)
@@ -132,7 +140,7 @@ def explain(image_path, out, pipeline=None, features=None, max_side: int = 300, 
 
 
 def _model_panels(axes, image, frames, descriptors, pipeline):
-    from ..features import LocalFeatures, nonzero_rows
+    from ..features import LocalFeatures
     encoder = pipeline.encoder
     h, w = image.shape
     features = LocalFeatures(descriptors, frames[:, :2] / np.asarray([w, h], np.float32))
