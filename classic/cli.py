@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 from .backend import BackendUnavailable
-from .data import KNOWN_DATASETS, DatasetNotFound, cache_root, data_root
+from .data import KNOWN_DATASETS, DatasetError, DatasetNotFound, cache_root, data_root
 from .data.download import DOWNLOADS, DownloadError, download_dataset, md5sum
 from .files import InsufficientSpace
 
@@ -23,7 +24,7 @@ def _cmd_run(args) -> int:
     try:
         runner = Runner(config, data_root(args.data_root), cache_root(), out, progress=not args.quiet)
         summary = runner.run()
-    except (DatasetNotFound, BackendUnavailable, ConfigError) as exc:
+    except (DatasetNotFound, DatasetError, BackendUnavailable, ConfigError) as exc:
         print(f"classic run: {exc}", file=sys.stderr)
         return 2
     except InsufficientSpace as exc:
@@ -49,7 +50,7 @@ def _cmd_sweep(args) -> int:
         return Runner(config, data_root(args.data_root), cache_root(), folder, progress=not args.quiet)
     try:
         run_sweep(args.config, args.grid or [], overrides, out, make_runner)
-    except (DatasetNotFound, BackendUnavailable, ConfigError) as exc:
+    except (DatasetNotFound, DatasetError, BackendUnavailable, ConfigError) as exc:
         print(f"classic sweep: {exc}", file=sys.stderr)
         return 2
     except InsufficientSpace as exc:
@@ -81,10 +82,13 @@ def _cmd_estimate(args) -> int:
     from .experiment.estimate import estimate
     try:
         config = load_config(args.config, list(args.set or []))
-        workers = tuple(int(w) for w in args.workers.split(","))
+        workers = tuple(int(w) for w in args.workers.split(",")) if re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*",
+                                                                                  args.workers) else None
+        if workers is None:
+            raise ConfigError(f"--workers {args.workers!r}: expected machine counts >= 1, comma-separated (e.g. 1,4,16)")
         result = estimate(config, data_root(args.data_root), args.n_images, Path(args.images) if args.images else None,
                           workers, Path(args.gpu_results) if args.gpu_results else None)
-    except (ConfigError, DatasetNotFound, ValueError) as exc:
+    except (ConfigError, DatasetNotFound, DatasetError, ValueError) as exc:
         print(f"classic estimate: {exc}", file=sys.stderr)
         return 2
     cache = cache_root()
@@ -258,7 +262,13 @@ def main(argv=None) -> int:
     download.set_defaults(func=_cmd_download)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        # finished stages and shards are in the cache, written atomically: the same command resumes
+        print(f"\nclassic {args.command}: interrupted; the same command resumes from what was finished",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ def test_every_command_refuses_before_any_work_with_exit_status_2(command, tmp_p
     ("data: !!python/object/apply:os.system ['echo hacked']\n", "could not determine a constructor"),
     ("svm:\n  C: 1\n  C: 10\n", "key 'C' given twice"),
     ("- just\n- a list\n", "expected a mapping"),
-    ("svm: 3\n", "svm.: expected a mapping"),
+    ("svm: 3\n", "svm: expected a mapping"),
 ])
 def test_bad_files_are_refused_in_one_line(tmp_path, capsys, text, message):
     path = tmp_path / "bad.yaml"

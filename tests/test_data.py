@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -224,3 +226,20 @@ def test_decoding_bounds_memory_before_it_allocates(tmp_path):
     assert seconds < 1.0 and grown_mb < 50
     Image.new("L", (9000, 6000), 128).save(tmp_path / "big.jpg", quality=50)     # 54 Mpx, decoded at 1/8
     assert load_image(tmp_path / "big.jpg", "gray", 300).shape == (200, 300)
+
+
+def test_split_file_errors_name_the_file_and_line(tmp_path):
+    from classic.data import DatasetError
+    from conftest import make_image_folder
+    root = make_image_folder(tmp_path / "ds", {"a": 2, "b": 2})
+    cases = {"bogus line\n": "bad.txt:1: expected 'train|test <class>/<file> <class>'",
+             "train a/img_000.png a\ntest b/img_000.png c\n": "bad.txt:2: class 'c' is not a class folder",
+             b"\xff\xfe": "cannot be read"}
+    for text, message in cases.items():
+        path = tmp_path / "bad.txt"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        with pytest.raises(DatasetError, match=re.escape(message)):
+            ImageFolderDataset(root, split_file=path).splits()
+    with pytest.raises(DatasetNotFound, match="data.split_file 'missing.txt' not found under the data root"):
+        make_image_folder(tmp_path / "root" / "caltech101" / "101_ObjectCategories", {"a": 2})
+        caltech101(tmp_path / "root", split_file="missing.txt")

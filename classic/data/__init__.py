@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .datasets import (CALTECH101_FOLDER, Dataset, DatasetNotFound, DigitsDataset, ImageFolderDataset,
+from .datasets import (CALTECH101_FOLDER, Dataset, DatasetError, DatasetNotFound, DigitsDataset, ImageFolderDataset,
                        Split, caltech101)
 from .images import ImageError, load_image
 from .imagenet import ImageNetDataset
@@ -57,5 +57,5 @@ def open_dataset(name: str, base: Path, **options) -> Dataset:
     raise ValueError(f"unknown dataset {name!r}; known: {', '.join(KNOWN_DATASETS)}")
 
 
-__all__ = ["Dataset", "DatasetNotFound", "DigitsDataset", "ImageError", "ImageFolderDataset", "ImageNetDataset", "Split",
+__all__ = ["Dataset", "DatasetError", "DatasetNotFound", "DigitsDataset", "ImageError", "ImageFolderDataset", "ImageNetDataset", "Split",
            "caltech101", "load_image", "cache_root", "data_root", "open_dataset", "KNOWN_DATASETS"]

@@ -35,6 +35,11 @@ class DatasetNotFound(FileNotFoundError):
     """A dataset's files are missing; the message names where we looked and how to fix it."""
 
 
+class DatasetError(ValueError):
+    """A dataset's files are there but cannot be used as they are (a malformed split file); the
+    message names the file, the line and what was expected."""
+
+
 @dataclass(frozen=True)
 class Split:
     """One training/test split: references (dataset-relative) and integer labels."""
@@ -197,12 +202,18 @@ def read_split_file(path: Path, class_names: list[str]) -> Split:
     """A split from lines ``train|test <class>/<file> <class>``."""
     index = {n: i for i, n in enumerate(class_names)}
     parts = {"train": ([], []), "test": ([], [])}
-    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"split file {path}: cannot be read ({exc})") from None
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         fields = line.split()
-        if len(fields) != 3 or fields[0] not in parts or fields[2] not in index:
-            raise ValueError(f"{path}:{number}: expected 'train|test <class>/<file> <class>', got {line!r}")
+        if len(fields) != 3 or fields[0] not in parts:
+            raise DatasetError(f"{path}:{number}: expected 'train|test <class>/<file> <class>', got {line!r}")
+        if fields[2] not in index:
+            raise DatasetError(f"{path}:{number}: class {fields[2]!r} is not a class folder of the dataset")
         parts[fields[0]][0].append(fields[1])
         parts[fields[0]][1].append(index[fields[2]])
     (train, train_labels), (test, test_labels) = parts["train"], parts["test"]
@@ -270,6 +281,9 @@ def caltech101(data_root, *, include_background: bool = True, **kwargs) -> Image
     if split_file is not None and not Path(split_file).is_absolute():
         candidate = Path(data_root) / split_file
         split_file = candidate if candidate.exists() else Path(split_file)
+        if not split_file.exists():
+            raise DatasetNotFound(f"data.split_file {str(split_file)!r} not found under the data root ({candidate}) "
+                                  f"nor from the current folder")
     exclude = () if include_background else (CALTECH101_BACKGROUND,)
     return ImageFolderDataset(root, name="caltech101", exclude=exclude, split_file=split_file, **kwargs)
 

@@ -138,12 +138,13 @@ class ExperimentConfig:
 
 
 def _build(cls, values: dict, where: str):
+    section = where.rstrip(".") or "config"
     if not isinstance(values, dict):
-        raise ConfigError(f"{where or 'config'}: expected a mapping, got {values!r}")
+        raise ConfigError(f"{section}: expected a mapping, got {values!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise ConfigError(f"unknown key(s) in {where or 'config'}: {', '.join(unknown)}; "
+        raise ConfigError(f"unknown key(s) in {section}: {', '.join(unknown)}; "
                           f"known: {', '.join(fields)}")
     kwargs = {}
     for name, value in values.items():

@@ -27,6 +27,9 @@ def fuse_runs(folders, out, weights=None) -> dict:
     if len(weights) != len(folders) or weights.sum() <= 0:
         raise FusionError(f"{len(weights)} weights for {len(folders)} runs")
     weights = weights / weights.sum()
+    unfinished = [str(f) for f in folders if not (f / "metrics.json").is_file()]
+    if unfinished:
+        raise FusionError(f"not finished run folders (no metrics.json): {', '.join(unfinished)}")
     metrics = [load_json(f / "metrics.json") for f in folders]
     splits = [s["split"] for s in metrics[0]["splits"]]
     if any([s["split"] for s in m["splits"]] != splits for m in metrics):
