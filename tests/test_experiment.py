@@ -311,6 +311,17 @@ def test_colour_channel_and_late_fusion(tmp_path):
     Runner(other, tmp_path, tmp_path / "cache", tmp_path / "other", progress=False, log=lambda *a: None).run()
     with pytest.raises(FusionError, match="splits"):
         fuse_runs([folders["dsift"], tmp_path / "other"], tmp_path / "bad")
+    # a run folder whose scores were replaced by a pickle (an object array): refused, never unpickled
+    import os
+    sentinel = tmp_path / "pickle-ran"
+
+    class Trap:
+        def __reduce__(self):
+            return os.mkdir, (str(sentinel),)
+    np.save(folders["colour"] / "scores_seed0.npy", np.array([Trap()], dtype=object), allow_pickle=True)
+    with pytest.raises(FusionError, match="scores_seed0.npy: not a plain array file"):
+        fuse_runs([folders["dsift"], folders["colour"]], tmp_path / "fused2")
+    assert not sentinel.exists()
 
 
 def test_feature_store_reads_rows_across_shards(tmp_path):

@@ -78,6 +78,12 @@ def save_text(path, text: str) -> Path:
     return atomic_write(path, lambda f: f.write(text.encode()))
 
 
+def load_npy(path) -> np.ndarray:
+    """A ``.npy`` file as an array.  Object arrays are refused (``ValueError``): loading them runs pickle,
+    which can execute code, and no file classic writes holds one."""
+    return np.load(path, allow_pickle=False)
+
+
 def load_npz(path) -> dict:
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}

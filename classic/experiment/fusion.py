@@ -11,12 +11,19 @@ import numpy as np
 import yaml
 
 from ..learn import evaluate
-from .cache import load_json, save_json, save_text
+from .cache import load_json, load_npy, save_json, save_text
 from .runner import summarise, write_results
 
 
 class FusionError(ValueError):
     pass
+
+
+def _array(path: Path) -> np.ndarray:
+    try:
+        return load_npy(path)
+    except (OSError, ValueError) as exc:
+        raise FusionError(f"{path}: not a plain array file written by classic ({exc})") from None
 
 
 def fuse_runs(folders, out, weights=None) -> dict:
@@ -37,10 +44,10 @@ def fuse_runs(folders, out, weights=None) -> dict:
     class_names = load_json(folders[0] / "classes.json")
     results = []
     for split in splits:
-        labels = [np.load(f / f"test_labels_{split}.npy") for f in folders]
+        labels = [_array(f / f"test_labels_{split}.npy") for f in folders]
         if any(not np.array_equal(labels[0], other) for other in labels[1:]):
             raise FusionError(f"split {split}: the runs' test images differ")
-        scores = sum(w * np.load(f / f"scores_{split}.npy").astype(np.float64) for w, f in zip(weights, folders))
+        scores = sum(w * _array(f / f"scores_{split}.npy").astype(np.float64) for w, f in zip(weights, folders))
         result = evaluate(scores, labels[0], len(class_names))
         member = next(s for s in metrics[0]["splits"] if s["split"] == split)
         result.update(split=split, n_train=member["n_train"], n_test=member["n_test"], C=member["C"],

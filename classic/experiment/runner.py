@@ -25,9 +25,14 @@ images.  Both write the same shards under the same key.
 The Gram matrix holds as many training rows as ``run.kernel_memory_mb`` allows and streams the store
 past them (once, on Caltech-101).
 
-A stage's key hashes its configuration and the keys of its inputs, so changing ``svm.C`` reruns
-only ``svm``; a killed run resumes at the first unfinished shard.  Images that cannot be decoded
-are skipped, recorded, and left out of training and testing.
+A stage's key hashes its configuration, the keys of its inputs and (for the stages that read images)
+each image's file size and modification time, so changing ``svm.C`` reruns only ``svm`` and a replaced
+image reruns what read it; a killed run resumes at the first unfinished shard.  Several runs may share
+one cache: a stage is computed under its folder's lock, and a run that needs a stage another is
+computing waits for it.  The configuration is validated before any work (``config.validate``, then
+:func:`check_splits` once the dataset is listed).  Images that cannot be decoded are skipped, recorded,
+and left out of training and testing; images that decode but hold no usable descriptor are recorded,
+left out of training, and kept as test images, scored as the classifier scores an empty image.
 """
 from __future__ import annotations
 
@@ -50,7 +55,7 @@ from ..encoding import (PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder
 from ..features import DenseSIFT, LocalColourStatistics
 from ..learn import DualCoordinateSVM, LinearSVM, SGDLinearSVM, evaluate
 from ..files import check_space, format_bytes, remove_stale_temporaries
-from .cache import Cache, load_json, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
+from .cache import Cache, load_json, load_npy, load_npz, save_json, save_npy, save_npz, save_text, stable_hash
 from .config import ConfigError, ExperimentConfig, dump_config, validate
 from .parallel import (cpu_count, dask_client, keep_freed_memory, peak_memory_mb, reset_peak_memory, run_chunks,
                        run_overlapped)
@@ -441,7 +446,7 @@ class Runner:
             if not enc.pca_dims:
                 save_npz(folder / "pca.npz")
                 return
-            sample = self.xp.asarray(np.load(sample_folder / "sample.npy"))
+            sample = self.xp.asarray(load_npy(sample_folder / "sample.npy"))
             pca = PCA(enc.pca_dims, whiten=enc.whiten).fit(sample)
             save_npz(folder / "pca.npz", **{k: to_numpy(v) for k, v in pca.to_arrays().items()})
         return key, self._stage("pca", key, split.name, compute)
@@ -456,7 +461,7 @@ class Runner:
             key = stable_hash("kmeans", STAGE_VERSIONS["kmeans"], enc.n_components, enc.kmeans_iter, cfg.seed, pca_key)
 
         def compute(folder: Path):
-            sample = self.xp.asarray(np.load(sample_folder / "sample.npy"))
+            sample = self.xp.asarray(load_npy(sample_folder / "sample.npy"))
             pca_arrays = load_npz(pca_folder / "pca.npz")
             if pca_arrays:
                 sample = PCA.from_arrays({k: self.xp.asarray(v) for k, v in pca_arrays.items()},
@@ -661,7 +666,7 @@ class Runner:
                           split.train_labels.tolist(), split.test_labels.tolist())
 
         def compute(folder: Path):
-            gram = np.load(kernel_folder / "gram.npy")
+            gram = load_npy(kernel_folder / "gram.npy")
             index = load_npz(kernel_folder / "index.npz")
             labels = np.concatenate([split.train_labels, split.test_labels])
             t = len(index["train"])
@@ -791,7 +796,7 @@ class Runner:
                 self.without_descriptors[e["file"]] = e["reason"]
             empty = store.valid & store.empty
             index = load_npz(svm_folder / "index.npz")
-            scores, test_labels = np.load(svm_folder / "scores.npy"), np.load(svm_folder / "test_labels.npy")
+            scores, test_labels = load_npy(svm_folder / "scores.npy"), load_npy(svm_folder / "test_labels.npy")
             metrics = evaluate(scores, test_labels, n_classes)
             metrics.update(split=split.name, scores=scores, test_labels=test_labels, n_train=int(len(index["train"])),
                            n_test=int((index["everything"] >= len(split.train)).sum()),

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..experiment.cache import load_json
+from ..experiment.cache import load_json, load_npy
 from ..experiment.store import FeatureStore
 
 
@@ -26,7 +26,7 @@ def load_run(folder) -> dict:
 
 
 def confusion_matrices(folder) -> list[np.ndarray]:
-    return [np.load(p, allow_pickle=False) for p in sorted(Path(folder).glob("confusion_*.npy"))]
+    return [load_npy(p) for p in sorted(Path(folder).glob("confusion_*.npy"))]
 
 
 class TrainedPipeline:
