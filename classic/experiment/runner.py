@@ -80,8 +80,8 @@ def build_dataset(config: ExperimentConfig, data_root: Path) -> Dataset:
 
 
 def check_splits(config: ExperimentConfig, dataset: Dataset, splits: list[Split]) -> None:
-    """Refuse, once the dataset is listed and before any work, splits that the run cannot use: no test
-    image, a class without training or test images (its accuracy would be undefined: NaN), fewer
+    """Refuse, once the dataset is listed and before any work, splits that the run cannot use: a class
+    without training or test images (it could not be learnt, or its accuracy would be NaN), fewer
     training images than PQ centroids or than cross-validation folds per class."""
     d, e, s = config.data, config.encoder, config.svm
     names = dataset.class_names
@@ -229,6 +229,7 @@ def _encode_targets(targets, images, errors, extract, fitted, one_at_a_time: boo
     empty = {}          # position -> why the decoded image has no usable descriptor
 
     def note_if_empty(i, image, features):
+        # the stores differ in their fitted PCA and vocabulary, not in which descriptors are usable
         if not len(models[0][0].usable_features(features)):
             h, w = image.shape[:2]
             empty[i] = (f"no usable descriptor in the decoded {w} x {h} image (smaller than one frame, or too "
