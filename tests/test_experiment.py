@@ -397,6 +397,14 @@ def test_a_store_larger_than_the_free_disk_is_refused_before_encoding(tmp_path, 
     assert not list((tmp_path / "cache" / "encode").glob("*/shard_*.npy"))
 
 
+def test_the_pq_codebooks_training_vectors_are_checked_with_their_own_advice(tmp_path, monkeypatch):
+    from classic.files import InsufficientSpace
+    small_disk(monkeypatch, "training_vectors", 1000)
+    with pytest.raises(InsufficientSpace, match=r"fitting the PQ codebooks \(80 training images' vectors, held as "
+                                                r"float16\) needs 100.0 KiB .*lower encoder.pq_train_images"):
+        run(tmp_path, TINY + ["encoder.store_dtype=pq", "encoder.pq_bits=4"])
+
+
 def test_a_full_cache_disk_is_one_clear_line_in_human_units(tmp_path, monkeypatch, capsys):
     from classic.cli import main
     from conftest import REPO

@@ -492,7 +492,7 @@ class Runner:
             identity.update(kind=enc.kind)
         return identity
 
-    def _encode_stores(self, dataset, order: list, stores: list[dict], label: str) -> float:
+    def _encode_stores(self, dataset, order: list, stores: list[dict], label: str, space=None) -> float:
         """Encode several stores in one pass over their images, each image decoded and described once.
 
         ``stores``: dicts with the store's ``refs`` (its rows, in order), ``folder``, ``enc`` and the
@@ -501,7 +501,8 @@ class Runner:
         encoded, so that a store's layout does not depend on what was cached) in order of first
         appearance; a store's shard ``j`` holds its images in chunk ``j`` and lists their rows.  The
         first split's shards are thus its own consecutive chunks.  Finished shards are skipped: a
-        killed run resumes.
+        killed run resumes.  ``space``: (what, advice) of the disk check when the stores are not a
+        split's feature store.
         """
         cfg = self.config
         union = list(dict.fromkeys(ref for refs in order for ref in refs))
@@ -517,7 +518,7 @@ class Runner:
                                         refs=[chunk[i] for i in members]))
             if targets:
                 tasks.append((dataset, chunk, self.extractor, cfg.data.max_side, targets))
-        self._check_disk(stores[0]["folder"], [(t["enc"], len(t["members"])) for task in tasks for t in task[4]])
+        self._check_disk(stores[0]["folder"], [(t["enc"], len(t["members"])) for task in tasks for t in task[4]], space)
         if not self.on_backend:
             _, peak = run_chunks(_encode_chunk, tasks, cfg.run.n_jobs, label, self.progress, self.client)
             return peak
@@ -536,17 +537,20 @@ class Runner:
         _on_backend(tasks, cfg.run, label, self.progress, encode)
         return 0.0          # no workers: the stage's own peak is this process's
 
-    def _check_disk(self, folder: Path, needs: list[tuple[dict, int]]) -> None:
-        """Refuse, before any work, stores that the disk would not hold; ``needs``: (enc, images) pairs."""
+    def _check_disk(self, folder: Path, needs: list[tuple[dict, int]], space=None) -> None:
+        """Refuse, before any work, stores that the disk would not hold; ``needs``: (enc, images) pairs;
+        ``space``: (what, advice) for the message, else a split's feature store's."""
         from ..report.tables import encoded_dimension
         dimension = encoded_dimension(self.config.to_dict())
         n_images = sum(n for _, n in needs)
         need = sum(n * bytes_per_vector(enc["store_dtype"], dimension, enc["pq_subvector_dims"]) for enc, n in needs)
-        stored = {enc["store_dtype"] for enc, _ in needs}
-        pq = n_images * bytes_per_vector("pq", dimension, self.config.encoder.pq_subvector_dims)
-        switch = f"set encoder.store_dtype=pq (~{format_bytes(pq)}), " if stored != {"pq"} else ""
-        check_space(folder, need, f"the feature store ({n_images:,} images x {dimension:,} dims)",
-                    f"{switch}shrink the encoding, take a subset, free space, or set CLASSIC_CACHE")
+        if space is None:
+            stored = {enc["store_dtype"] for enc, _ in needs}
+            pq = n_images * bytes_per_vector("pq", dimension, self.config.encoder.pq_subvector_dims)
+            switch = f"set encoder.store_dtype=pq (~{format_bytes(pq)}), " if stored != {"pq"} else ""
+            space = (f"the feature store ({n_images:,} images x {dimension:,} dims)",
+                     f"{switch}shrink the encoding, take a subset, free space, or set CLASSIC_CACHE")
+        check_space(folder, need, *space)
 
     def _store(self, refs, folder: Path, enc: dict, pca_folder: Path, vocabulary_folder: Path, quantizer=None) -> dict:
         return {"refs": refs, "folder": folder, "enc": enc, "pca": load_npz(pca_folder / "pca.npz"),
@@ -568,7 +572,11 @@ class Runner:
         def compute(folder: Path):
             vectors = folder / "training_vectors"       # float16 encodings, removed once the codebooks exist
             store = self._store(refs, vectors, dict(asdict(enc), store_dtype="float16"), pca_folder, vocabulary_folder)
-            peak = self._encode_stores(dataset, [refs], [store], "pq vectors")
+            # held as float16 until the codebooks are fitted, then removed
+            peak = self._encode_stores(dataset, [refs], [store], "pq vectors", space=(
+                f"fitting the PQ codebooks ({len(refs):,} training images' vectors, held as float16)",
+                f"lower encoder.pq_train_images (now {enc.pq_train_images:,}), shrink the encoding, free space, or "
+                f"set CLASSIC_CACHE"))
             store = FeatureStore(vectors)
             rows, _ = store.train_and_test_rows(len(store))      # images with descriptors (no zero vectors)
             X = np.empty((len(rows), store.shape[1]), dtype=np.float16)
