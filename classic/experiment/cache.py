@@ -46,10 +46,10 @@ def save_npz(path, **arrays) -> Path:
     return atomic_write(path, lambda f: np.savez(f, **arrays), sum(a.nbytes for a in arrays.values()))
 
 
-def json_text(obj, indent: int | None = 2) -> str:
+def json_text(obj) -> str:
     """``obj`` as strict JSON (RFC 8259): numpy scalars and arrays as numbers and lists, paths as
     strings, and NaN or infinity, which JSON cannot hold (Python would write a bare ``NaN``), as null."""
-    return json.dumps(_plain(obj), indent=indent, allow_nan=False)
+    return json.dumps(_plain(obj), indent=2, allow_nan=False)
 
 
 def _plain(obj):
@@ -131,13 +131,6 @@ class StageLock:
         if self._fd is not None:
             os.close(self._fd)          # closing the descriptor releases the flock
             self._fd = None
-
-    def __enter__(self):
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc):
-        self.release()
 
 
 class Cache:

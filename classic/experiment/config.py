@@ -21,7 +21,7 @@ import yaml
 from ..backend import BACKENDS
 from ..encoding.bow import KERNEL_MAPS
 from ..features import COLOUR_DESCRIPTOR_SIZE, DESCRIPTOR_SIZE
-from ..features.dsift import N_SPATIAL_BINS
+from ..features.dsift import frame_extent
 from ..learn.streaming import LOSSES
 
 
@@ -382,8 +382,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     if d.n_train is None and not (d.dataset.startswith("ilsvrc") or d.test_root):
         _refuse("data.n_train", None, "must be an integer >= 1: a random split needs images left for testing "
                                       "(null, all images, only where the test set is separate)")
-    # the smallest image that holds one frame of the largest bin (4 x 4 bins: 3 bin widths + 1 pixel)
-    frame = (N_SPATIAL_BINS - 1) * max(f.bin_sizes) + 1
+    frame = frame_extent(max(f.bin_sizes))        # the smallest image with a frame of the largest bin
     if d.max_side is not None and d.max_side < frame:
         _refuse("data.max_side", d.max_side, f"must be at least {frame} px, the extent of a frame of bin size "
                                              f"{max(f.bin_sizes)} (else no image has a descriptor)")

@@ -170,10 +170,15 @@ def flat_window_weights(bin_size: int, window_size: float, n_bins: int = N_SPATI
     return np.asarray(weights, dtype=np.float32)
 
 
+def frame_extent(bin_size: int) -> int:
+    """Pixels a frame spans along each axis: its 4 bin centres are ``bin_size`` apart (an image smaller
+    than this has no frame of that bin size)."""
+    return bin_size * (N_SPATIAL_BINS - 1) + 1
+
+
 def grid_size(length: int, bin_size: int, step: int, offset: int = 0) -> int:
     """Number of frames along one axis: frame origins offset, offset + step, ... with the frame inside."""
-    frame_extent = bin_size * (N_SPATIAL_BINS - 1) + 1
-    span = length - offset - frame_extent
+    span = length - offset - frame_extent(bin_size)
     return span // step + 1 if span >= 0 else 0
 
 
@@ -218,8 +223,7 @@ def dense_sift(image, bin_size: int = 8, step: int = 3, window_size: float = 1.5
             xp.multiply(rows[:, column_bins[col_bin]], xp.float32(weights[row_bin] * weights[col_bin]),
                         out=grid[:, :, row_bin, col_bin, :])
 
-    frame_extent = bin_size * (N_SPATIAL_BINS - 1) + 1
-    contrast = row_sums(descriptors) / xp.float32(frame_extent * frame_extent)
+    contrast = row_sums(descriptors) / xp.float32(frame_extent(bin_size) ** 2)
     normalise_clamp_normalise(descriptors, renormalise=renormalise)
     if contrast_threshold > 0:
         descriptors[contrast < contrast_threshold] = 0

@@ -17,7 +17,7 @@ from ..data.images import ImageError, load_image
 from ..encoding import DiagonalGMM, FisherVectorEncoder, VLADEncoder
 from ..encoding.pyramid import n_regions
 from ..features import nonzero_rows
-from ..features.dsift import N_ORIENTATIONS, N_SPATIAL_BINS, phow
+from ..features.dsift import N_ORIENTATIONS, N_SPATIAL_BINS, frame_extent, phow
 from .figures import _pyplot, save_figure
 
 SCALE_COLOURS = ("tab:red", "tab:orange", "tab:green", "tab:blue", "tab:purple", "tab:brown")
@@ -83,7 +83,7 @@ def explain(image_path, out, pipeline=None, features=None, max_side: int = 300, 
     frames, descriptors = phow(image, tuple(f.bin_sizes), f.step, f.magnif, f.window_size, f.contrast_threshold,
                                f.rootsift)
     if not len(frames):
-        extent = (N_SPATIAL_BINS - 1) * max(f.bin_sizes) + 1
+        extent = frame_extent(max(f.bin_sizes))
         raise ImageError(f"{image_path}: nothing to explain: the decoded {w} x {h} image is smaller than one frame "
                          f"({extent} x {extent} px at bin size {max(f.bin_sizes)}), so it has no descriptor")
     if pipeline is not None and pipeline.encoder.drop_empty and not nonzero_rows(descriptors).any():
