@@ -31,6 +31,7 @@ BAD_VALUES = [
     ("data.dataset=folder", "data.root = None: the folder dataset needs data.root"),
     ("data.dataset=cifar", "data.dataset = 'cifar'"),
     ("data.n_test=lots", "data.n_test: expected an integer"),
+    ("data.split_file=5", "data.split_file = 5: must be a file path or null"),
     ("data.max_side=20", "data.max_side = 20: must be at least 25 px"),
     ("data.test_set=test", "data.test_set = 'test'"),
     ("encoder.kind=sparse_coding", "encoder.kind = 'sparse_coding'"),

@@ -61,6 +61,7 @@ class Dataset:
     name: str
     class_names: list[str]
     skipped: list[dict] = field(default_factory=list)
+    _stats: dict = field(default_factory=dict, init=False, repr=False)     # ref -> "size:mtime" (fingerprint)
 
     def splits(self) -> list[Split]:
         raise NotImplementedError
@@ -77,17 +78,16 @@ class Dataset:
         includes it changes when a file is replaced, so what was computed from the old file is not
         reused.  (A file rewritten with the same size and time keeps its digest: hashing every byte
         of ImageNet would cost more than decoding it.)  Each file is looked at once per dataset."""
-        stats = self.__dict__.setdefault("_stats", {})
         digest = hashlib.sha256()
         for ref in refs:
-            if ref not in stats:
+            if ref not in self._stats:
                 path = self.path(ref)
                 try:
                     st = os.stat(path) if path is not None else None
-                    stats[ref] = "" if st is None else f"{st.st_size}:{st.st_mtime_ns}"
+                    self._stats[ref] = "" if st is None else f"{st.st_size}:{st.st_mtime_ns}"
                 except OSError:
-                    stats[ref] = "missing"
-            digest.update(f"{ref}\0{stats[ref]}\n".encode())
+                    self._stats[ref] = "missing"
+            digest.update(f"{ref}\0{self._stats[ref]}\n".encode())
         return digest.hexdigest()[:20]
 
 

@@ -285,6 +285,10 @@ def _int_list(pair=False):
         ("a non-empty list of [columns, rows] pairs of integers >= 1" if pair else "a non-empty list of integers >= 1")
 
 
+def _optional_path(v):
+    return v is None or (isinstance(v, str) and v.strip() != "")
+
+
 def _cluster(v):
     return v is None or (isinstance(v, str) and (re.fullmatch(r"local:[1-9]\d*", v) is not None
                                                  or re.fullmatch(r"[a-z]+://\S+", v) is not None))
@@ -295,6 +299,9 @@ _RULES = [
     ("seed", *_integer(0)),
     ("backend", *_choice(BACKENDS)),
     ("data.dataset", *_choice(DATASETS)),
+    ("data.root", _optional_path, "a folder path or null"),
+    ("data.test_root", _optional_path, "a folder path or null"),
+    ("data.split_file", _optional_path, "a file path or null"),
     ("data.n_train", *_integer(1, optional=True)),
     ("data.n_test", *_integer(1, optional=True)),
     ("data.n_splits", *_integer(1)),
