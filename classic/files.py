@@ -99,12 +99,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(root) -> list[Path]:
-    """Remove, under ``root``, the temporary files and extraction folders whose writer is dead: this
-    host's by process id, another host's (or ones named before the owner was part of the name) once a
-    day old.  A live writer's are left alone.  Returns what was removed."""
+def remove_stale_temporaries(root, recursive: bool = True) -> list[Path]:
+    """Remove, under ``root`` (or, not ``recursive``, directly in it), the temporary files and extraction
+    folders whose writer is dead: this host's by process id, another host's (or ones named before the
+    owner was part of the name) once a day old.  A live writer's are left alone.  Returns what was
+    removed."""
     removed, now = [], time.time()
-    for folder, dirs, files in os.walk(root):
+    for folder, dirs, files in os.walk(root) if recursive else [next(os.walk(root), (root, [], []))]:
         for name in files + dirs:
             match = _TEMPORARY.match(name)
             if match is None and not _LEGACY_TEMPORARY.match(name):

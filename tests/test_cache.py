@@ -61,6 +61,7 @@ def test_temporary_files_of_killed_writers_are_removed_and_live_ones_kept(tmp_pa
     assert writer.stdout.readline().strip() == "writing"
     writer.kill()
     writer.wait()
+    dead_pid = writer.pid
     left = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert len(left) == 1 and left[0].stat().st_size == 100_000 and not (tmp_path / "big.npy").exists()
     live = tmp_path / f".gram.npy.{owner_tag()}.abcd1234.tmp"          # this process: alive
@@ -70,7 +71,12 @@ def test_temporary_files_of_killed_writers_are_removed_and_live_ones_kept(tmp_pa
     os.utime(old, (time.time() - 2 * 86400,) * 2)
     recent = tmp_path / ".scores.npy.q1w2e3r4.tmp"
     recent.write_bytes(b"x")
-    assert sorted(remove_stale_temporaries(tmp_path)) == sorted([left[0], old])
+    nested = tmp_path / "sub" / f".x.npy.{dead_pid}@{owner_tag().split('@')[1]}.n1n2n3n4.tmp"   # one level down
+    nested.parent.mkdir()
+    nested.write_bytes(b"x")
+    assert sorted(remove_stale_temporaries(tmp_path, recursive=False)) == sorted([left[0], old])
+    assert nested.exists()                                             # not looked at without recursion
+    assert remove_stale_temporaries(tmp_path) == [nested]
     assert live.exists() and recent.exists()
 
 

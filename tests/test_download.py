@@ -236,3 +236,16 @@ def test_extraction_works_on_pythons_without_the_data_filter(tmp_path, monkeypat
     (tmp_path / "evil.tgz").write_bytes(make_tar_gz({"../escaped.txt": b"gotcha"}))
     with pytest.raises(DownloadError, match="outside"):
         safe_extract(tmp_path / "evil.tgz", tmp_path / "out2")
+
+
+def test_a_zip_member_failing_its_crc_is_refused_and_nothing_extracted(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("ds/a.jpg", b"A" * 10_000)
+        z.writestr("ds/b.jpg", b"B" * 10_000)
+    damaged = bytearray(buffer.getvalue())
+    damaged[5_000] ^= 0x55                                   # inside a.jpg's stored bytes
+    (tmp_path / "x.zip").write_bytes(bytes(damaged))
+    with pytest.raises(DownloadError, match="Bad CRC-32 for file 'ds/a.jpg'"):
+        safe_extract(tmp_path / "x.zip", tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.zip"]      # no target, no staging folder

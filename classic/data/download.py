@@ -4,9 +4,9 @@
   complete when it holds the ``Content-Length`` the server announced; one cut short is kept for the
   next attempt to resume, and renamed into place only when complete (and verified, when an MD5 is
   published).
-* Before anything is extracted the whole archive is read to its end, so that every checksum its
-  format carries is checked: gzip's CRC-32 and length, bzip2's and xz's checks, each zip member's
-  CRC-32, each tar header's checksum.  This is the only check of a download with no published MD5;
+* Nothing is declared extracted before every checksum the archive's format carries has passed:
+  gzip's CRC-32 and length, bzip2's and xz's checks and each tar header's (the whole stream is read
+  before extraction), each zip member's CRC-32 (checked as it is extracted into a staging folder).  This is the only check of a download with no published MD5;
   a damaged archive is removed, with a message to run the command again.
 * Extraction refuses any member whose path would land outside the target folder (absolute paths,
   ``..`` components, links pointing out) or that is a device, strips set-user-ID and write-for-others
@@ -136,40 +136,32 @@ def fetch(url: str, dest: Path, md5: str | None = None, progress: bool = True, t
     return dest
 
 
-def verify_archive(archive: Path) -> None:
-    """Read ``archive`` (zip, or tar with any compression) to its end, checking every checksum its format
-    carries; :class:`DownloadError` if one fails or the stream ends early."""
-    archive = Path(archive)
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as z:
-                damaged = z.testzip()
-            if damaged is not None:
-                raise DownloadError(f"{archive}: member {damaged} fails its CRC check")
-            return
-        with tarfile.open(archive) as t:
-            t.getmembers()                                  # every header, through the whole stream
-            while t.fileobj.read(1 << 20):                  # and the compressed stream to its end: its checksum
-                pass
-    except DownloadError:
-        raise
-    except _ARCHIVE_ERRORS as exc:
-        raise DownloadError(f"{archive}: damaged or incomplete archive ({type(exc).__name__}: {exc})") from None
-
-
 def _check_member(name: str, root: Path) -> None:
     target = (root / name).resolve()
     if os.path.isabs(name) or not (target == root or root in target.parents):
         raise DownloadError(f"archive member {name!r} would be written outside {root}; refusing to extract")
 
 
+def _read_through(t: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    """Every member of ``t``, reading its compressed stream to the end on the way, so that the format's
+    checksum (gzip's CRC-32 and length, bzip2's, xz's) is checked before anything is extracted."""
+    try:
+        members = t.getmembers()                    # every header, through the whole stream
+        while t.fileobj.read(1 << 20):              # and what follows the last one: the checksum
+            pass
+    except _ARCHIVE_ERRORS as exc:
+        raise DownloadError(f"{t.name}: damaged or incomplete archive ({type(exc).__name__}: {exc})") from None
+    return members
+
+
 def safe_extract(archive: Path, target: Path) -> Path:
-    """Verify (:func:`verify_archive`), then extract a tar (any compression) or zip archive into
-    ``target``, refusing escaping members."""
+    """Extract a tar (any compression) or zip archive into ``target``, refusing escaping members, once
+    its checksums have passed: a tar's whole stream is read first; a zip's members are checked (CRC-32)
+    as they are extracted, into a staging folder that a failure discards."""
     archive, target = Path(archive), Path(target)
-    verify_archive(archive)
     target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(target.parent)        # staging folders of extractions that were killed
+    # staging folders of extractions that were killed (directly in the data root: not a walk of the datasets)
+    remove_stale_temporaries(target.parent, recursive=False)
     staging = Path(tempfile.mkdtemp(prefix=f".extract-{owner_tag()}-", dir=target.parent)).resolve()
     try:
         if zipfile.is_zipfile(archive):
@@ -179,7 +171,7 @@ def safe_extract(archive: Path, target: Path) -> Path:
                 z.extractall(staging)
         else:
             with tarfile.open(archive) as t:
-                members = t.getmembers()
+                members = _read_through(t)
                 for m in members:
                     _check_member(m.name, staging)
                     if m.issym():                  # a symbolic link's target is relative to its folder
