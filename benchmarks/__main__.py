@@ -19,7 +19,7 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from classic.data import load_image
-from classic.experiment.cache import save_json
+from classic.io import save_json
 from classic.data.datasets import list_class_folders
 from classic.encoding import PCA, DiagonalGMM, fisher_vector
 from classic.features import nonzero_rows
@@ -209,7 +209,7 @@ def bench_pq(table, points, repeats):
     from classic.encoding import ProductQuantizer
     X = np.ascontiguousarray(points[:30_720].reshape(3072, -1))
     stage = f"PQ fit {X.shape[0]}x{X.shape[1]}, m=8, K=256, 10 iterations"
-    o = timeit(lambda: ProductQuantizer(8, 8, n_iter=10, seed=0).fit(X), repeats)
+    o = timeit(lambda: ProductQuantizer(8, bits=8, max_iter=10, seed=0).fit(X), repeats)
     table.add(stage, "classic", o, note=f"relative squared error {o['result'].distortion_:.4f}")
     ours = o["result"]
     encode_stage = f"PQ encode {X.shape[0]}x{X.shape[1]}"

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from classic.backend import get_backend, to_numpy
-from classic.experiment.cache import save_json
+from classic.io import save_json
 from classic.data import load_image
 from classic.encoding import PCA, DiagonalGMM, ProductQuantizer
 from classic.encoding.fisher import fisher_vectors
@@ -129,8 +129,8 @@ def main(argv=None):
     check("Fisher vectors (batched), max |diff|", float(np.abs(to_numpy(fv_gpu) - fv_cpu).max()), 1e-4)
 
     # product quantisation of the Fisher vectors (4 bits: 16 centroids for 32 images), fit and codes
-    pq_cpu = ProductQuantizer(8, 4, n_iter=5, seed=0).fit(fv_cpu)
-    t, pq_gpu = timed(xp, lambda: ProductQuantizer(8, 4, n_iter=5, seed=0).fit(xp.asarray(fv_cpu)), repeats=1)
+    pq_cpu = ProductQuantizer(8, bits=4, max_iter=5, seed=0).fit(fv_cpu)
+    t, pq_gpu = timed(xp, lambda: ProductQuantizer(8, bits=4, max_iter=5, seed=0).fit(xp.asarray(fv_cpu)), repeats=1)
     seconds["pq_fit_32_vectors"] = t
     # k-means may take another seed on a rounding difference: compare the quality, not the labels
     check("PQ relative squared error, relative |diff|", abs(pq_gpu.distortion_ / pq_cpu.distortion_ - 1), 1e-2)

@@ -9,7 +9,7 @@ from pathlib import Path
 from .backend import BackendUnavailable
 from .data import KNOWN_DATASETS, DatasetError, DatasetNotFound, cache_root, data_root
 from .data.download import DOWNLOADS, DownloadError, download_dataset, md5sum
-from .files import InsufficientSpace
+from .io import InsufficientSpace
 
 
 def _cmd_run(args) -> int:
@@ -30,8 +30,9 @@ def _cmd_run(args) -> int:
     except InsufficientSpace as exc:
         print(f"classic run: {exc}", file=sys.stderr)
         return 1
+    from .report.render import render_run
     print()
-    print((out / "report.md").read_text())
+    print(render_run(out).read_text())
     print(f"run folder: {out}  (metrics.json, report.md, config.yaml, manifest.json)")
     skipped = len(runner.skipped)
     if skipped:
@@ -56,8 +57,9 @@ def _cmd_sweep(args) -> int:
     except InsufficientSpace as exc:
         print(f"classic sweep: {exc}", file=sys.stderr)
         return 1
+    from .report.render import render_sweep
     print()
-    print((out / "sweep.md").read_text())
+    print(render_sweep(out).read_text())
     print(f"sweep folder: {out}  (sweep.md, sweep.csv, sweep.json, sweep.png; one run folder per point)")
     return 0
 
@@ -77,7 +79,7 @@ def _cmd_estimate(args) -> int:
     import shutil
 
     from .experiment import load_config
-    from .experiment.cache import save_json
+    from .io import save_json
     from .experiment.config import ConfigError
     from .experiment.estimate import estimate
     try:
@@ -129,14 +131,15 @@ def _cmd_fuse(args) -> int:
     except InsufficientSpace as exc:
         print(f"classic fuse: {exc}", file=sys.stderr)
         return 1
-    print((Path(args.out) / "report.md").read_text())
+    from .report.render import render_run
+    print(render_run(args.out).read_text())
     print(f"run folder: {args.out}")
     return 0 if summary else 1
 
 
 def _cmd_report(args) -> int:
     from .report.compare import write_comparison
-    from .report.runs import RunNotFound
+    from .experiment.run_folder import RunNotFound
     from .report.tables import FORMATS
     formats = list(FORMATS) if args.format == "all" else args.format.split(",")
     unknown = [f for f in formats if f not in FORMATS]
@@ -156,7 +159,8 @@ def _cmd_report(args) -> int:
 def _cmd_explain(args) -> int:
     from .data import ImageError
     from .report.explain import explain
-    from .report.runs import RunNotFound, TrainedPipeline
+    from .experiment.run_folder import RunNotFound
+    from .experiment.trained import TrainedPipeline
     image = Path(args.image)
     if not image.is_file():
         print(f"classic explain: no such image file: {image}", file=sys.stderr)

@@ -23,11 +23,12 @@ sys.path.insert(0, str(REPO))
 
 from classic.data import cache_root, data_root  # noqa: E402
 from classic.experiment import Runner, load_config  # noqa: E402
-from classic.experiment.runner import build_dataset  # noqa: E402
+from classic.experiment.build import build_dataset  # noqa: E402
 from classic.report.compare import write_comparison  # noqa: E402
 from classic.report.explain import explain  # noqa: E402
 from classic.report.figures import _pyplot, save_figure  # noqa: E402
-from classic.report.runs import TrainedPipeline, load_run  # noqa: E402
+from classic.experiment.run_folder import load_run  # noqa: E402
+from classic.experiment.trained import TrainedPipeline  # noqa: E402
 
 FIGURES = REPO / "docs" / "figures"
 DPI = 90                 # the committed PNGs stay small; the SVGs next to them (git-ignored) are exact

@@ -79,3 +79,24 @@ FOLDER_TINY = ["data.dataset=folder", "data.root=tiny", "data.max_side=64", "fea
                "encoder.pca_dims=8", "encoder.n_components=3", "encoder.gmm_max_iter=5", "encoder.sample_images=8",
                "encoder.sample_size=2000", "encoder.pyramid=[[1, 1]]", "encoder.store_dtype=float32", "run.n_jobs=1",
                "run.chunk_size=4"]
+
+
+# a tiny digits experiment: seconds, far above chance
+TINY = ["data.n_train=8", "data.n_test=6", "data.size=24", "features.bin_sizes=[3]", "features.step=3",
+        "encoder.pca_dims=16", "encoder.n_components=4", "encoder.gmm_max_iter=10",
+        "encoder.pyramid=[[1, 1], [2, 2]]", "encoder.sample_images=80", "encoder.sample_size=5000",
+        "run.n_jobs=1", "run.chunk_size=40"]
+
+
+def run_experiment(tmp_path, overrides, config="experiments/digits.yaml", data_root=None, render=True):
+    """(runner, metrics) of a config run into ``tmp_path / "run"`` (cache ``tmp_path / "cache"``), its
+    report rendered as ``classic run`` renders it."""
+    from classic.experiment import Runner, load_config
+    from classic.report.render import render_run
+    cfg = load_config(REPO / config, overrides)
+    runner = Runner(cfg, data_root or tmp_path, tmp_path / "cache", tmp_path / "run", progress=False,
+                    log=lambda *a: None)
+    metrics = runner.run()
+    if render:
+        render_run(tmp_path / "run")
+    return runner, metrics

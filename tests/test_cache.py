@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from classic.experiment.cache import json_text, save_json
+from classic.io import json_text, save_json
 
 
 def strict_loads(text):
@@ -34,7 +34,7 @@ def _spawn(code: str):
 
 def test_a_stage_lock_excludes_other_processes_and_dies_with_its_holder(tmp_path):
     from classic.experiment.cache import StageLock
-    from classic.files import owner_tag
+    from classic.io import owner_tag
     holder = _spawn(f"from classic.experiment.cache import StageLock\n"
                     f"lock = StageLock({str(tmp_path)!r}); lock.acquire(); print('held', flush=True)\n"
                     f"import time; time.sleep(60)")
@@ -53,8 +53,8 @@ def test_temporary_files_of_killed_writers_are_removed_and_live_ones_kept(tmp_pa
     by its writer's process id and removed, while a live writer's temporary stays."""
     import os
     import time
-    from classic.files import owner_tag, remove_stale_temporaries
-    writer = _spawn(f"from classic.files import atomic_write\n"
+    from classic.io import owner_tag, remove_stale_temporaries
+    writer = _spawn(f"from classic.io import atomic_write\n"
                     f"import time\n"
                     f"def slow(f):\n    f.write(b'x' * 100_000); f.flush(); print('writing', flush=True); time.sleep(60)\n"
                     f"atomic_write({str(tmp_path / 'big.npy')!r}, slow)")
@@ -84,8 +84,8 @@ def test_large_writes_check_the_free_space_first_and_a_full_disk_names_the_file(
     import collections
     import errno
     import shutil
-    from classic.experiment.cache import save_npy
-    from classic.files import InsufficientSpace, atomic_write, format_bytes
+    from classic.io import save_npy
+    from classic.io import InsufficientSpace, atomic_write, format_bytes
     assert [format_bytes(n) for n in (0, 1000, 3 << 20, 5 << 30)] == ["0 B", "1000 B", "3.0 MiB", "5.00 GiB"]
     usage = collections.namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 ** 9, 10 ** 9 - (2 << 20), 2 << 20))

@@ -42,7 +42,7 @@ BAD_VALUES = [
     (["svm.solver=sgd", "svm.C_grid=[1, 10]"], "svm.C_grid = [1, 10]: cross-validating C needs svm.solver=kernel"),
     (["encoder.kind=bow", "encoder.assignment=soft", "encoder.n_nearest=100"], "encoder.n_nearest = 100"),
     (["encoder.store_dtype=pq", "encoder.pq_subvector_dims=7"], "must divide the encoding's"),
-    ("svm.sgd_validation_fraction=1", "svm.sgd_validation_fraction = 1.0"),
+    ("svm.validation_fraction=1", "svm.validation_fraction = 1.0"),
     ("svm.cv_folds=1", "svm.cv_folds = 1"),
     ("run.cluster=local:0", "run.cluster = 'local:0'"),
     ("run.encode_on=gpu", "run.encode_on = 'gpu'"),

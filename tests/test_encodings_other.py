@@ -13,7 +13,7 @@ from classic.encoding.pyramid import n_regions, region_indices
 def vocabulary(real_descriptors, descriptor_sample):
     """PCA 32 + k-means K = 32 on real (non-zero) dense SIFT descriptors, and one image's projected features."""
     pca = PCA(32).fit(descriptor_sample)
-    kmeans = KMeans(32, n_iter=10, seed=0).fit(pca.transform(descriptor_sample))
+    kmeans = KMeans(32, max_iter=10, seed=0).fit(pca.transform(descriptor_sample))
     f = real_descriptors[2].without_empty()
     return pca, kmeans, pca.transform(f.descriptors), f.positions
 
@@ -22,7 +22,7 @@ def test_kmeans_recovers_separated_clusters_and_assigns_to_the_nearest():
     rng = np.random.default_rng(1)
     truth = rng.normal(size=(8, 5)).astype(np.float32) * 20
     X = (truth[rng.integers(8, size=4000)] + rng.normal(size=(4000, 5))).astype(np.float32)
-    km = KMeans(8, n_iter=20, seed=0).fit(X)
+    km = KMeans(8, max_iter=20, seed=0).fit(X)
     nearest_truth = np.linalg.norm(km.cluster_centers_[:, None] - truth[None], axis=2).min(axis=1)
     assert nearest_truth.max() < 0.3                                 # every centre sits on a true cluster
     brute = np.argmin(((X[:, None] - km.cluster_centers_[None]) ** 2).sum(2), axis=1)
@@ -83,10 +83,10 @@ def test_soft_assignment_is_local_normalised_and_tends_to_hard(vocabulary):
 
 
 @pytest.mark.parametrize("encoder", [
-    VLADEncoder(n_clusters=16, pca_dims=16, pyramid=[(1, 1), (2, 2)], sample_size=5000, kmeans_iter=5),
-    BagOfWordsEncoder(n_clusters=16, pca_dims=16, pyramid=[(1, 1), (1, 3)], sample_size=5000, kmeans_iter=5),
-    BagOfWordsEncoder(n_clusters=16, assignment="soft", kernel_map="hellinger", pca_dims=None,
-                      pyramid=[(1, 1)], sample_size=5000, kmeans_iter=5),
+    VLADEncoder(n_components=16, pca_dims=16, pyramid=[(1, 1), (2, 2)], sample_size=5000, kmeans_max_iter=5),
+    BagOfWordsEncoder(n_components=16, pca_dims=16, pyramid=[(1, 1), (1, 3)], sample_size=5000, kmeans_max_iter=5),
+    BagOfWordsEncoder(n_components=16, assignment="soft", kernel_map="hellinger", pca_dims=None,
+                      pyramid=[(1, 1)], sample_size=5000, kmeans_max_iter=5),
 ])
 def test_encoder_estimators_end_to_end(encoder, real_descriptors):
     F = encoder.fit(real_descriptors).transform(real_descriptors)

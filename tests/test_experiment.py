@@ -11,21 +11,8 @@ import yaml
 from classic.experiment import Runner, load_config
 from classic.experiment.config import ConfigError
 from classic.experiment.parallel import keep_freed_memory
-from conftest import CALTECH, requires_caltech
-
-TINY = ["data.n_train=8", "data.n_test=6", "data.size=24", "features.bin_sizes=[3]", "features.step=3",
-        "encoder.pca_dims=16", "encoder.n_components=4", "encoder.gmm_max_iter=10",
-        "encoder.pyramid=[[1, 1], [2, 2]]", "encoder.sample_images=80", "encoder.sample_size=5000",
-        "run.n_jobs=1", "run.chunk_size=40"]
-
-
-def run(tmp_path, overrides, config="experiments/digits.yaml", data_root=None):
-    from conftest import REPO
-    cfg = load_config(REPO / config, overrides)
-    runner = Runner(cfg, data_root or tmp_path, tmp_path / "cache", tmp_path / "run", progress=False,
-                    log=lambda *a: None)
-    return runner, runner.run()
-
+from conftest import CALTECH, TINY, requires_caltech
+from conftest import run_experiment as run
 
 def test_digits_end_to_end_writes_the_run_folder(tmp_path):
     runner, metrics = run(tmp_path, TINY)
@@ -83,7 +70,7 @@ def run_three_splits(tmp_path, overrides):
     """3 splits of 2 classes x 10 real images; each split's stores checked against its own encoder
     applied image by image (``quantize``: through the store's PQ codebooks).  Returns (runner, splits)."""
     from classic.encoding import ProductQuantizer
-    from classic.experiment.runner import _fitted_encoder, build_dataset, descriptor_extractor
+    from classic.experiment.build import build_dataset, fitted_encoder, make_extractor
     from classic.experiment.store import FeatureStore
     root = tmp_path / "data" / "tiny"
     for cls in ("airplanes", "Faces_easy"):
@@ -94,13 +81,14 @@ def run_three_splits(tmp_path, overrides):
     stages = runner.stages
     assert [s["cached"] for s in stages if s["stage"] == "encode"] == [False, True, True]
     dataset = build_dataset(runner.config, tmp_path / "data")
-    extractor, enc = descriptor_extractor(runner.config), runner.config.to_dict()["encoder"]
+    extractor = make_extractor(runner.config)
     folders = {s["split"]: {t["stage"]: tmp_path / "cache" / t["stage"] / t["key"] for t in stages
                             if t["split"] == s["split"]} for s in stages}
     splits = dataset.splits()
     for split in splits:
         f = folders[split.name]
-        encoder = _fitted_encoder(enc, dict(np.load(f["pca"] / "pca.npz")), dict(np.load(f["gmm"] / "gmm.npz")))
+        encoder = fitted_encoder(runner.config, dict(np.load(f["pca"] / "pca.npz")), dict(np.load(f["gmm"] / "gmm.npz")),
+                                 np)
         refs = list(split.train) + list(split.test)
         expected = np.stack([encoder.encode(extractor.extract(dataset.load(r, "gray", 64))) for r in refs])
         if (f["encode"] / "quantizer.npz").exists():
@@ -115,15 +103,15 @@ def run_three_splits(tmp_path, overrides):
 def test_splits_are_encoded_in_one_pass_each_image_described_once(tmp_path, monkeypatch, encode_on):
     """Every split's store equals its own encoder applied to its images, and re-encoding all three
     decodes each distinct image exactly once."""
-    import classic.experiment.runner as runner_module
+    import classic.experiment.context as context_module
     overrides = [f"run.encode_on={encode_on}"]
     _, splits = run_three_splits(tmp_path, overrides)
     union = {ref for split in splits for ref in list(split.train) + list(split.test)}
     assert len(union) < sum(len(split.train) + len(split.test) for split in splits)
 
     decoded = []
-    original = runner_module._decode_chunk
-    monkeypatch.setattr(runner_module, "_decode_chunk", lambda d, refs, *a: decoded.extend(refs) or original(d, refs, *a))
+    original = context_module.decode_chunk
+    monkeypatch.setattr(context_module, "decode_chunk", lambda d, refs, *a: decoded.extend(refs) or original(d, refs, *a))
     for stage in ("encode", "kernel", "svm"):
         shutil.rmtree(tmp_path / "cache" / stage)
     run(tmp_path, THREE_SPLITS + overrides, data_root=tmp_path / "data")
@@ -149,7 +137,7 @@ def test_splits_samples_are_drawn_in_one_pass_as_each_would_be_alone(tmp_path):
 @requires_caltech
 def test_pq_stores_of_several_splits_hold_each_splits_own_codes(tmp_path):
     """The shared pass quantises each split's vectors with that split's codebooks."""
-    runner, _ = run_three_splits(tmp_path, ["encoder.store_dtype=pq", "encoder.pq_bits=2", "encoder.pq_iter=3"])
+    runner, _ = run_three_splits(tmp_path, ["encoder.store_dtype=pq", "encoder.pq_bits=2", "encoder.pq_max_iter=3"])
     keys = {(s["stage"], s["split"]): s["key"] for s in runner.stages}
     splits = [split for stage, split in keys if stage == "pq"]
     codebooks = [np.load(tmp_path / "cache" / "pq" / keys["pq", split] / "pq.npz")["codebooks"] for split in splits]
@@ -214,8 +202,8 @@ def test_unknown_encoder_is_refused_before_any_work(tmp_path):
 
 @pytest.mark.parametrize("solver", ["sgd", "dcd"])
 def test_streaming_solvers_read_the_store_without_a_kernel_stage(tmp_path, solver):
-    from classic.report.runs import TrainedPipeline
-    runner, metrics = run(tmp_path, TINY + [f"svm.solver={solver}", "svm.sgd_epochs=15", "svm.loss=hinge"])
+    from classic.experiment.trained import TrainedPipeline
+    runner, metrics = run(tmp_path, TINY + [f"svm.solver={solver}", "svm.max_epochs=15", "svm.loss=hinge"])
     assert [s["stage"] for s in runner.stages] == ["sample", "pca", "gmm", "encode", "svm"]
     assert metrics["mean_class_accuracy"] > 0.6
     keys = {s["stage"]: s["key"] for s in runner.stages}
@@ -268,7 +256,7 @@ def test_encoding_on_the_backend_matches_the_worker_processes(tmp_path, store):
     """The GPU path (this process, whole chunks as one batch, threads decoding ahead), run on numpy:
     the same descriptor sample, the same store up to float rounding, the same keys (either resumes the other)."""
     from classic.experiment.store import FeatureStore
-    extra = ["run.n_jobs=2", "run.chunk_size=16", f"encoder.store_dtype={store}", "encoder.pq_bits=4", "encoder.pq_iter=5"]
+    extra = ["run.n_jobs=2", "run.chunk_size=16", f"encoder.store_dtype={store}", "encoder.pq_bits=4", "encoder.pq_max_iter=5"]
     stages, stores = {}, {}
     for mode in ("workers", "backend"):
         runner, _ = run(tmp_path / mode, TINY + extra + [f"run.encode_on={mode}"])
@@ -304,6 +292,8 @@ def test_colour_channel_and_late_fusion(tmp_path):
     scores = 0.75 * np.load(folders["dsift"] / "scores_seed0.npy") + 0.25 * np.load(folders["colour"] / "scores_seed0.npy")
     expected = evaluate(scores, np.load(folders["dsift"] / "test_labels_seed0.npy"), 10)
     assert fused["mean_class_accuracy"] == pytest.approx(expected["mean_class_accuracy"])
+    from classic.report.render import render_run
+    assert "**fused**" in render_run(tmp_path / "fused").read_text()
     assert (tmp_path / "fused" / "confusion.png").exists() and fused["fusion"]["weights"] == [0.75, 0.25]
     with pytest.raises(FusionError):
         fuse_runs([folders["dsift"]], tmp_path / "one")
@@ -325,7 +315,7 @@ def test_colour_channel_and_late_fusion(tmp_path):
 
 
 def test_feature_store_reads_rows_across_shards(tmp_path):
-    from classic.experiment.cache import save_json, save_npy
+    from classic.io import save_json, save_npy
     from classic.experiment.store import FeatureStore
     rng = np.random.default_rng(0)
     parts = [rng.random((n, 7)).astype(np.float16) for n in (5, 3, 6)]
@@ -357,13 +347,13 @@ def test_every_experiment_file_is_a_valid_config_or_sweep():
 
 
 def test_exponent_notation_without_a_dot_is_a_number():
-    assert load_config(None, ["svm.sgd_lambda=1e-4", "svm.C=2e1"]).svm.sgd_lambda == 1e-4
+    assert load_config(None, ["svm.lam=1e-4", "svm.C=2e1"]).svm.lam == 1e-4
     with pytest.raises(ConfigError, match="expected a number"):
         load_config(None, ["svm.C=ten"])
 
 
 def test_pq_store_is_fitted_encoded_as_codes_and_decoded_for_training(tmp_path):
-    pq = ["encoder.store_dtype=pq", "encoder.pq_bits=4", "encoder.pq_iter=5", "svm.solver=sgd", "svm.sgd_epochs=15"]
+    pq = ["encoder.store_dtype=pq", "encoder.pq_bits=4", "encoder.pq_max_iter=5", "svm.solver=sgd", "svm.max_epochs=15"]
     runner, metrics = run(tmp_path, TINY + pq)
     assert [s["stage"] for s in runner.stages] == ["sample", "pca", "gmm", "pq", "encode", "svm"]
     keys = {s["stage"]: s["key"] for s in runner.stages}
@@ -389,7 +379,7 @@ def small_disk(monkeypatch, under: str, free: int):
 
 
 def test_a_store_larger_than_the_free_disk_is_refused_before_encoding(tmp_path, monkeypatch):
-    from classic.files import InsufficientSpace
+    from classic.io import InsufficientSpace
     small_disk(monkeypatch, "encode", 1000)
     with pytest.raises(InsufficientSpace, match=r"feature store \(140 images x 640 dims\) needs 350.0 KiB but only "
                                                 r"1000 B are free .*store_dtype=pq \(~10.9 KiB\)"):
@@ -398,7 +388,7 @@ def test_a_store_larger_than_the_free_disk_is_refused_before_encoding(tmp_path, 
 
 
 def test_the_pq_codebooks_training_vectors_are_checked_with_their_own_advice(tmp_path, monkeypatch):
-    from classic.files import InsufficientSpace
+    from classic.io import InsufficientSpace
     small_disk(monkeypatch, "training_vectors", 1000)
     with pytest.raises(InsufficientSpace, match=r"fitting the PQ codebooks \(80 training images' vectors, held as "
                                                 r"float16\) needs 100.0 KiB .*lower encoder.pq_train_images"):
@@ -422,16 +412,16 @@ def test_a_full_cache_disk_is_one_clear_line_in_human_units(tmp_path, monkeypatc
 def test_a_disk_that_fills_while_the_run_folder_is_written_leaves_no_metrics(tmp_path, monkeypatch):
     """metrics.json is written last: a folder holding it is complete, one without it says it is not."""
     import errno
-    import classic.experiment.runner as runner_module
-    from classic.files import InsufficientSpace, atomic_write
+    import classic.experiment.run_folder as run_folder
+    from classic.io import InsufficientSpace, atomic_write, save_npy
 
     def full(f):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    def save_text(path, text):
-        return atomic_write(path, full) if path.name == "report.md" else atomic_write(path, lambda f: f.write(text.encode()))
-    monkeypatch.setattr(runner_module, "save_text", save_text)
-    with pytest.raises(InsufficientSpace, match="the disk filled while writing .*report.md"):
+    def save_scores(path, array):
+        return atomic_write(path, full) if path.name.startswith("scores_") else save_npy(path, array)
+    monkeypatch.setattr(run_folder, "save_npy", save_scores)
+    with pytest.raises(InsufficientSpace, match="the disk filled while writing .*scores_seed0.npy"):
         run(tmp_path, TINY)
     out = tmp_path / "run"
     assert (out / "config.yaml").exists() and not (out / "metrics.json").exists()
@@ -565,13 +555,13 @@ def test_an_image_replaced_in_the_dataset_recomputes_what_depends_on_it(tmp_path
 
 
 def runner_split(runner, tmp_path):
-    from classic.experiment.runner import build_dataset
+    from classic.experiment.build import build_dataset
     return build_dataset(runner.config, tmp_path / "data").splits()[0]
 
 
-CONCURRENT = {"dcd": ["svm.solver=dcd", "svm.dcd_tol=1e-9", "svm.sgd_epochs=40", "svm.sgd_patience=40"],
-              "pq": ["encoder.store_dtype=pq", "encoder.pq_bits=4", "encoder.pq_train_images=60", "encoder.pq_iter=5",
-                     "svm.solver=sgd", "svm.sgd_epochs=5"]}
+CONCURRENT = {"dcd": ["svm.solver=dcd", "svm.dcd_tol=1e-9", "svm.max_epochs=40", "svm.patience=40"],
+              "pq": ["encoder.store_dtype=pq", "encoder.pq_bits=4", "encoder.pq_train_images=60", "encoder.pq_max_iter=5",
+                     "svm.solver=sgd", "svm.max_epochs=5"]}
 
 
 @pytest.mark.parametrize("case", sorted(CONCURRENT))
@@ -608,7 +598,7 @@ def test_two_runs_at_once_on_one_cache_give_the_lone_runs_results(tmp_path, case
 def test_a_run_removes_what_killed_writers_left_in_the_cache(tmp_path):
     import subprocess
     import sys
-    from classic.files import owner_tag
+    from classic.io import owner_tag
     run(tmp_path, TINY)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -3,9 +3,11 @@ import numpy as np
 import pytest
 
 from classic.report.explain import energy_per_word, explain
-from classic.report.runs import RunNotFound, TrainedPipeline
+from classic.experiment.run_folder import RunNotFound
+from classic.experiment.trained import TrainedPipeline
 from conftest import CALTECH, SAMPLE_IMAGES, requires_caltech
-from test_experiment import TINY, run
+from conftest import TINY
+from conftest import run_experiment as run
 
 
 @pytest.fixture(scope="module")

@@ -138,7 +138,8 @@ def test_missing_labels_and_folders_say_what_to_do(tree, tmp_path):
 
 
 def test_a_run_on_the_ilsvrc_tree(tree, tmp_path):
-    from test_experiment import TINY, run
+    from conftest import TINY
+    from conftest import run_experiment as run
     overrides = [t for t in TINY if not t.startswith(("data.", "encoder.sample_images"))] + [
         "data.dataset=ilsvrc2012", "data.n_train=null", "data.n_test=null", "encoder.sample_images=12",
         "encoder.n_components=2", "data.max_side=120"]

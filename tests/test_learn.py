@@ -61,11 +61,15 @@ def test_singular_gram_matrix_falls_back_to_the_eigendecomposition(problem):
     assert np.abs(s_ours - s_ref).max() < 1e-3 * np.abs(s_ref).max()
 
 
-def test_binary_problem_gives_two_score_columns(problem):
+def test_binary_problem_gives_one_score_column_as_scikit_learn(problem):
+    from classic.learn import scores_for_classes
     X, y, Xt, _ = problem
     svm = LinearSVM().fit(X[y < 2], y[y < 2])
     s = svm.decision_function(Xt)
-    assert s.shape == (len(Xt), 2) and np.allclose(s[:, 0], -s[:, 1])
+    assert s.shape == (len(Xt),)
+    np.testing.assert_array_equal(svm.predict(Xt), np.where(s > 0, 1, 0))
+    both = scores_for_classes(s, svm.classes_, 2)          # the runner's (n, classes) scores
+    assert np.allclose(both[:, 0], -both[:, 1]) and (both.argmax(1) == svm.predict(Xt)).all()
 
 
 def test_top_k_breaks_ties_towards_lower_class_index():
@@ -162,9 +166,10 @@ def test_dual_variables_can_live_in_a_file_read_and_written_by_rows(tmp_path):
     assert not dual[[0, 119]].any()                                   # starts at zero
     options = dict(lam=1e-2, batch_size=32, max_epochs=5, validation_fraction=0, tol=0)
     on_disk = DualCoordinateSVM(**options).fit(X, y, dual=dual)
-    in_memory = DualCoordinateSVM(**options).fit(X, y)
+    held = np.zeros((120, 3), dtype=np.float32)
+    in_memory = DualCoordinateSVM(**options).fit(X, y, dual=held)
     np.testing.assert_array_equal(on_disk.coef_, in_memory.coef_)
-    np.testing.assert_array_equal(dual[np.arange(120)], in_memory.alpha_)
+    np.testing.assert_array_equal(dual[np.arange(120)], held)
     dual.close()
 
 

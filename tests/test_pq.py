@@ -16,7 +16,7 @@ def clustered(n=1500, D=48, seed=0):
 
 def test_codes_are_the_nearest_centroids_and_decode_to_them():
     X = clustered()
-    pq = ProductQuantizer(subvector_dims=8, bits=4, n_iter=15, seed=0).fit(X)
+    pq = ProductQuantizer(subvector_dims=8, bits=4, max_iter=15, seed=0).fit(X)
     assert pq.codebooks_.shape == (6, 16, 8)
     codes = pq.transform(X[:50])
     assert codes.shape == (50, 6) and codes.dtype == np.uint8
@@ -36,7 +36,7 @@ def test_distortion_is_as_low_as_faiss_at_the_same_settings():
     faiss = pytest.importorskip("faiss")
     X = clustered(n=3000, D=64, seed=1)
     X += np.random.default_rng(2).normal(size=X.shape).astype(np.float32)   # clusters overlap: k-means matters
-    ours = ProductQuantizer(subvector_dims=8, bits=6, n_iter=20, seed=0).fit(X)
+    ours = ProductQuantizer(subvector_dims=8, bits=6, max_iter=20, seed=0).fit(X)
     reference = faiss.ProductQuantizer(64, 8, 6)
     reference.cp.niter = 20
     reference.train(X)
@@ -49,9 +49,9 @@ def test_group_boundaries_do_not_change_the_result(monkeypatch):
     """Sub-quantisers are fitted in groups sized by memory; one per group gives the same codebooks."""
     import classic.encoding.pq as pq_module
     X = clustered(n=400, D=32)
-    together = ProductQuantizer(bits=3, n_iter=5, seed=3).fit(X)
-    monkeypatch.setattr(pq_module, "_DISTANCE_BYTES", 1)
-    apart = ProductQuantizer(bits=3, n_iter=5, seed=3)
+    together = ProductQuantizer(bits=3, max_iter=5, seed=3).fit(X)
+    monkeypatch.setattr(pq_module, "DISTANCE_BYTES", 1)
+    apart = ProductQuantizer(bits=3, max_iter=5, seed=3)
     assert len(apart._groups(400, 4)) == 4
     apart.fit(X)
     np.testing.assert_allclose(apart.codebooks_, together.codebooks_, rtol=1e-5, atol=1e-6)
@@ -64,7 +64,7 @@ def test_group_boundaries_do_not_change_the_result(monkeypatch):
 
 def test_round_trip_through_arrays_and_errors():
     X = clustered(n=300, D=16)
-    pq = ProductQuantizer(bits=5, n_iter=5).fit(X)
+    pq = ProductQuantizer(bits=5, max_iter=5).fit(X)
     again = ProductQuantizer.from_arrays(pq.to_arrays())
     assert again.bits == 5 and again.subvector_dims == 8
     np.testing.assert_array_equal(again.transform(X), pq.transform(X))

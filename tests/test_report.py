@@ -9,7 +9,8 @@ import yaml
 
 from classic.report.references import BENCHMARKS, benchmark_of, references
 from classic.report.tables import latex_escape
-from test_experiment import TINY, run
+from conftest import TINY
+from conftest import run_experiment as run
 
 
 @pytest.fixture(scope="module")

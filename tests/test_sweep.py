@@ -8,7 +8,8 @@ from classic.experiment import Runner
 from classic.experiment.config import ConfigError, load_config
 from classic.experiment.sweep import parse_grid, run_sweep, sweep_points
 from conftest import REPO
-from test_experiment import TINY
+from conftest import TINY
+from classic.report.render import render_sweep
 
 
 def test_parse_grid_reads_yaml_values_and_keeps_lists_whole():
@@ -44,7 +45,7 @@ def test_grid_sweep_shares_cached_stages_and_writes_table_and_figure(tmp_path):
     third = {s["stage"]: s["cached"] for s in stages[2]}
     assert third["sample"] and third["pca"] and not third["gmm"]
     out = tmp_path / "sweep"
-    table = (out / "sweep.md").read_text()
+    table = render_sweep(out).read_text()
     assert table.count("\n| ") == 4 and "encoder.n_components" in table and "](sweep.png)" in table
     assert (out / "sweep.png").stat().st_size > 5000 and (out / "sweep.svg").exists()
     saved = json.loads((out / "sweep.json").read_text())

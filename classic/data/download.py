@@ -33,7 +33,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..files import atomic_write, owner_tag, remove_stale_temporaries
+from ..io import atomic_write, owner_tag, remove_stale_temporaries
 
 # what a damaged or truncated archive raises from Python's readers
 _ARCHIVE_ERRORS = (tarfile.TarError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, lzma.LZMAError,

@@ -4,7 +4,9 @@ An encoder turns one image's set of local descriptors into one fixed-length vect
 the era (bag of visual words, VLAD, Fisher vectors) differ only in their vocabulary (k-means
 centres or a GMM) and in the statistic they pool over the pyramid's regions; fitting is the same:
 draw a descriptor sample, fit PCA on it, fit the vocabulary on the projected sample.
-Subclasses implement ``_fit_vocabulary(projected)`` and ``_encode_batch(descriptors, positions)``.
+Subclasses implement ``_fit_vocabulary(projected)``, ``_encode_batch(descriptors, positions)`` and
+``_dimension(d)``, the length of their vector for d-dimensional (projected) descriptors: the one place
+where an encoding's dimension is worked out.
 """
 from __future__ import annotations
 
@@ -13,8 +15,22 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..backend import array_module
 from ..features import LocalFeatures, nonzero_rows
+from ..validation import check_is_fitted
 from .pca import PCA
 from .pyramid import cell_indices
+
+
+def check_local_features(X, name: str) -> list:
+    """``X`` as a list of :class:`LocalFeatures`, or a ValueError saying what an encoder takes."""
+    if isinstance(X, LocalFeatures) or not hasattr(X, "__iter__"):
+        raise ValueError(f"{name} takes a list of LocalFeatures (one per image, from a descriptor extractor's "
+                         f"transform), got {type(X).__name__}")
+    X = list(X)
+    for f in X:
+        if not isinstance(f, LocalFeatures):
+            raise ValueError(f"{name} takes a list of LocalFeatures (one per image, from a descriptor extractor's "
+                             f"transform); it holds a {type(f).__name__}")
+    return X
 
 
 class LocalEncoder(TransformerMixin, BaseEstimator):
@@ -42,17 +58,29 @@ class LocalEncoder(TransformerMixin, BaseEstimator):
                              empty_dropped=self.drop_empty or features.empty_dropped)
 
     def fit(self, X, y=None):
+        """Fit PCA and the vocabulary on a descriptor sample of ``X``, a list of :class:`LocalFeatures`."""
+        X = check_local_features(X, type(self).__name__)
+        if not X:
+            raise ValueError(f"{type(self).__name__} needs at least one image's features to fit")
         sample = sample_descriptors([self.usable_features(f).descriptors for f in X], self.sample_size, self.seed)
         return self.fit_sample(sample)
 
     def fit_sample(self, sample):
         """Fit PCA and the vocabulary on an (n, D) descriptor sample."""
-        self.pca_ = PCA(self.pca_dims, whiten=self.whiten).fit(sample) if self.pca_dims else None
-        self.vocabulary_ = self._fit_vocabulary(self.project(sample))
+        pca = PCA(self.pca_dims, whiten=self.whiten).fit(sample) if self.pca_dims else None
+        projected = pca.project(sample) if pca is not None else sample
+        return self.set_fitted(pca, self._fit_vocabulary(projected))
+
+    def set_fitted(self, pca, vocabulary):
+        """This encoder, fitted with ``pca`` (a fitted :class:`PCA`, or None) and ``vocabulary`` (e.g. both
+        read back from files with their ``from_arrays``)."""
+        self.pca_, self.vocabulary_ = pca, vocabulary
+        self.n_descriptor_features_ = int(pca.n_features_in_ if pca is not None else vocabulary.n_features_in_)
         return self
 
     def project(self, descriptors):
-        return self.pca_.transform(descriptors) if self.pca_ is not None else descriptors
+        """Descriptors (n, D) as the vocabulary sees them: PCA-projected, if the encoder has PCA."""
+        return self.pca_.project(descriptors) if self.pca_ is not None else descriptors
 
     def encode(self, features):
         """The vector of one image's :class:`LocalFeatures`."""
@@ -60,18 +88,24 @@ class LocalEncoder(TransformerMixin, BaseEstimator):
 
     def encode_batch(self, batch):
         """Vectors (n_images, dimension) of a list of :class:`LocalFeatures`, in one batched computation."""
+        check_is_fitted(self)
         usable = [self.usable_features(f) for f in batch]
         return self._encode_batch([self.project(f.descriptors) for f in usable], [f.positions for f in usable])
 
+    def output_dimension(self, n_descriptor_features: int) -> int:
+        """Length of the encoding of ``n_descriptor_features``-dimensional descriptors (before PCA), fitted or not."""
+        return self._dimension(self.pca_dims or n_descriptor_features)
+
     @property
-    def descriptor_dimension(self) -> int:
-        """D of the descriptors the vocabulary sees: the fitted vocabulary's, else PCA's, else SIFT's 128."""
-        vocabulary = getattr(self, "vocabulary_", None)
-        if vocabulary is not None:
-            return (vocabulary.means_ if hasattr(vocabulary, "means_") else vocabulary.cluster_centers_).shape[1]
-        return self.pca_dims or 128
+    def dimension(self) -> int:
+        """Length of the fitted encoder's vectors."""
+        check_is_fitted(self)
+        return self.output_dimension(self.n_descriptor_features_)
 
     def transform(self, X):
+        """Vectors (n_images, dimension) of ``X``, a list of :class:`LocalFeatures`."""
+        check_is_fitted(self)
+        X = check_local_features(X, type(self).__name__)
         # image by image: a whole dataset's (n, K) assignments in one batch would not fit in memory
         encoded = [self.encode(f) for f in X]
         xp = array_module(encoded[0]) if encoded else np
@@ -79,7 +113,14 @@ class LocalEncoder(TransformerMixin, BaseEstimator):
 
 
 def sample_descriptors(per_image, size: int, seed: int):
-    """Up to ``size`` descriptors drawn uniformly from a list of (N_i, D) arrays, about equally per image."""
+    """Up to ``size`` descriptors drawn uniformly from a list of (N_i, D) arrays, about equally per image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sample_descriptors([np.ones((100, 2)), np.zeros((10, 2))], size=20, seed=0).shape
+    (20, 2)
+    """
     xp = array_module(per_image[0]) if per_image else np
     rng = np.random.default_rng(seed)
     quota = int(np.ceil(size / max(1, len(per_image))))

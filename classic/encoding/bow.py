@@ -14,6 +14,17 @@ sum of the votes divided by the number of descriptors (L1-normalised), K numbers
 Histograms are compared with the :math:`\chi^2` kernel through its explicit feature map
 (``kernel_map="chi2"``, :mod:`kernel_map`), or with the Hellinger kernel (``"hellinger"``: the
 square root of the histogram), or linearly (``"linear"``).
+
+References
+----------
+Csurka, G., Dance, C., Fan, L., Willamowski, J., Bray, C. (2004). Visual categorization with bags of
+keypoints. ECCV Workshop on Statistical Learning in Computer Vision.
+
+Lazebnik, S., Schmid, C., Ponce, J. (2006). Beyond bags of features: spatial pyramid matching for
+recognizing natural scene categories. CVPR. https://doi.org/10.1109/CVPR.2006.68
+
+van Gemert, J. C., Veenman, C. J., Smeulders, A. W. M., Geusebroek, J.-M. (2010). Visual word
+ambiguity. IEEE TPAMI 32(7). https://doi.org/10.1109/TPAMI.2009.132
 """
 from __future__ import annotations
 
@@ -22,7 +33,7 @@ from .base import LocalEncoder
 from .kernel_map import chi2_feature_map
 from .kmeans import KMeans
 from .pyramid import n_regions, pool
-from .vlad import one_hot
+from .vlad import nearest_words, one_hot
 
 KERNEL_MAPS = ("chi2", "hellinger", "linear")
 
@@ -33,7 +44,7 @@ def codeword_weights(X, kmeans: KMeans, assignment: str = "hard", n_nearest: int
     centres = kmeans.cluster_centers_.astype(X.dtype)
     k = centres.shape[0]
     if assignment == "hard":
-        return one_hot(kmeans.predict(X), k, X.dtype)
+        return one_hot(nearest_words(X, kmeans), k, X.dtype)
     if assignment != "soft":
         raise ValueError(f"assignment must be 'hard' or 'soft', got {assignment!r}")
     if X.shape[0] == 0:
@@ -52,7 +63,20 @@ def codeword_weights(X, kmeans: KMeans, assignment: str = "hard", n_nearest: int
 
 def bow_histograms(descriptors, positions, kmeans: KMeans, levels=((1, 1),), assignment: str = "hard",
                    kernel_map: str = "chi2", n_nearest: int = 5, beta: float = 10.0):
-    """Bag-of-words vectors of a batch of images: (n_images, n_regions * K * m), m = 3 for ``"chi2"``, else 1."""
+    """Bag-of-words vectors of a batch of images: (n_images, n_regions * K * m), m = 3 for ``"chi2"``, else 1.
+
+    Arguments as :func:`classic.encoding.vlad.vlad_vectors`; ``assignment``, ``n_nearest`` and ``beta``
+    as :func:`codeword_weights`; ``kernel_map`` one of ``KERNEL_MAPS``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).standard_normal((200, 3)).astype(np.float32)
+    >>> km = KMeans(n_clusters=4).fit(X)
+    >>> h = bow_histograms([X[:40]], [np.full((40, 2), 0.5)], km, kernel_map="linear")
+    >>> h.shape, round(float(h.sum()), 4)          # L1-normalised: the votes sum to one
+    ((1, 4), 1.0)
+    """
     xp = array_module(descriptors[0])
     if kernel_map not in KERNEL_MAPS:
         raise ValueError(f"kernel_map must be one of {KERNEL_MAPS}, got {kernel_map!r}")
@@ -71,14 +95,38 @@ def bow_histograms(descriptors, positions, kmeans: KMeans, levels=((1, 1),), ass
 
 
 class BagOfWordsEncoder(LocalEncoder):
-    """PCA + k-means vocabulary (``n_clusters``) + hard or soft bag-of-words histograms over a spatial
-    pyramid + explicit kernel map, as one estimator."""
+    """PCA + k-means vocabulary + hard or soft bag-of-words histograms over a spatial pyramid +
+    explicit kernel map, as one estimator.
 
-    def __init__(self, n_clusters: int = 1024, assignment: str = "hard", kernel_map: str = "chi2",
+    Parameters
+    ----------
+    n_components : int, default=1024
+        Codewords K of the k-means vocabulary.
+    assignment : {"hard", "soft"}, default="hard"
+    kernel_map : {"chi2", "hellinger", "linear"}, default="chi2"
+    n_nearest : int, default=5
+        Soft assignment: the codewords that share a descriptor's vote.
+    beta : float, default=10.0
+        Soft assignment: sharpness.
+    pca_dims, whiten, pyramid, sample_size, drop_empty, seed
+        As :class:`~classic.encoding.FisherVectorEncoder`.
+    kmeans_max_iter : int, default=25
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from classic import DenseSIFT
+    >>> rng = np.random.default_rng(0)
+    >>> features = DenseSIFT(bin_sizes=(4,), step=8).transform([rng.random((64, 64), dtype=np.float32)] * 2)
+    >>> BagOfWordsEncoder(n_components=8, pca_dims=8, pyramid=((1, 1),)).fit(features).transform(features).shape
+    (2, 24)
+    """
+
+    def __init__(self, n_components: int = 1024, *, assignment: str = "hard", kernel_map: str = "chi2",
                  n_nearest: int = 5, beta: float = 10.0, pca_dims: int | None = 80, whiten: bool = False,
-                 pyramid=((1, 1), (2, 2), (1, 3)), sample_size: int = 200_000, kmeans_iter: int = 25,
+                 pyramid=((1, 1), (2, 2), (1, 3)), sample_size: int = 200_000, kmeans_max_iter: int = 25,
                  drop_empty: bool = True, seed: int = 0):
-        self.n_clusters = n_clusters
+        self.n_components = n_components
         self.assignment = assignment
         self.kernel_map = kernel_map
         self.n_nearest = n_nearest
@@ -87,17 +135,16 @@ class BagOfWordsEncoder(LocalEncoder):
         self.whiten = whiten
         self.pyramid = pyramid
         self.sample_size = sample_size
-        self.kmeans_iter = kmeans_iter
+        self.kmeans_max_iter = kmeans_max_iter
         self.drop_empty = drop_empty
         self.seed = seed
 
     def _fit_vocabulary(self, projected):
-        return KMeans(self.n_clusters, n_iter=self.kmeans_iter, seed=self.seed).fit(projected)
+        return KMeans(self.n_components, max_iter=self.kmeans_max_iter, seed=self.seed).fit(projected)
 
     def _encode_batch(self, descriptors, positions):
         return bow_histograms(descriptors, positions, self.vocabulary_, self.pyramid, self.assignment,
                               self.kernel_map, self.n_nearest, self.beta)
 
-    @property
-    def dimension(self) -> int:
-        return n_regions(self.pyramid) * self.n_clusters * (3 if self.kernel_map == "chi2" else 1)
+    def _dimension(self, d: int) -> int:
+        return n_regions(self.pyramid) * self.n_components * (3 if self.kernel_map == "chi2" else 1)

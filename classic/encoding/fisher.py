@@ -25,10 +25,19 @@ Descriptors that are exactly zero (the low-contrast frames dense SIFT zeroes) ca
 information and are dropped before encoding (``drop_empty``); an image or region without any
 descriptor encodes to zeros.  float32 stays accurate because the GMM's variances are floored (see
 ``gmm.py``).
+
+References
+----------
+Perronnin, F., Sánchez, J., Mensink, T. (2010). Improving the Fisher kernel for large-scale image
+classification. ECCV. https://doi.org/10.1007/978-3-642-15561-1_11
+
+Sánchez, J., Perronnin, F., Mensink, T., Verbeek, J. (2013). Image classification with the Fisher
+vector: theory and practice. IJCV 105(3). https://doi.org/10.1007/s11263-013-0636-x
 """
 from __future__ import annotations
 
 from ..backend import array_module
+from ..normalise import l2_normalise, signed_sqrt
 from .base import LocalEncoder
 from .gmm import DiagonalGMM, stacked_moments
 from .pyramid import n_regions, pool
@@ -47,18 +56,39 @@ def fisher_from_statistics(stats, counts, means, variances, weights, improved: b
     g_sigma = ((s2 - 2 * means * s1 + means * means * s0) / variances - s0) / (n * xp.sqrt(2 * weights)[:, None])
     fv = xp.concatenate([g_mu.reshape(len(counts), -1), g_sigma.reshape(len(counts), -1)], axis=1)
     if improved:
-        fv = xp.sign(fv) * xp.sqrt(xp.abs(fv))
-        norm = xp.sqrt((fv * fv).sum(axis=1, keepdims=True))
-        fv = fv / xp.maximum(norm, xp.asarray(1e-12, dtype=dtype))
+        fv = l2_normalise(signed_sqrt(fv))
     return fv
 
 
 def fisher_vectors(descriptors, positions, gmm: DiagonalGMM, levels=((1, 1),), improved: bool = True):
     """Fisher vectors of a batch of images: (n_images, n_regions * 2 K D).
 
-    ``descriptors`` and ``positions`` are lists (one (N_i, D) and (N_i, 2) array per image; positions
-    relative to the image size).  All posteriors of the batch come from one matrix product, the
-    statistics of every (image, pyramid cell) from one product each (:func:`pyramid.pool`).
+    Parameters
+    ----------
+    descriptors, positions : lists of arrays
+        One (N_i, D) and one (N_i, 2) array per image; positions (x, y) relative to the image size.
+    gmm : DiagonalGMM
+        Fitted, with D-dimensional means.
+    levels : sequence of (columns, rows)
+        The spatial pyramid; ``((1, 1),)`` for none.
+    improved : bool
+        Signed square root and L2 normalisation per region.
+
+    Returns
+    -------
+    (n_images, n_regions * 2 K D) array on the descriptors' backend
+
+    All posteriors of the batch come from one matrix product, the statistics of every (image,
+    pyramid cell) from one product each (:func:`pyramid.pool`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).standard_normal((500, 3)).astype(np.float32)
+    >>> gmm = DiagonalGMM(n_components=4).fit(X)
+    >>> fv = fisher_vectors([X[:50], X[50:80]], [np.full((50, 2), 0.5), np.full((30, 2), 0.5)], gmm)
+    >>> fv.shape, np.linalg.norm(fv, axis=1).round(4).tolist()
+    ((2, 24), [1.0, 1.0])
     """
     xp = array_module(descriptors[0])
     k, d = gmm.means_.shape
@@ -96,9 +126,36 @@ class FisherVectorEncoder(LocalEncoder):
     ``fit`` takes a list of :class:`classic.features.LocalFeatures` (one per image), draws up to
     ``sample_size`` descriptors, fits ``pca_`` (``pca_dims``; None for no PCA) and the GMM
     ``vocabulary_``; ``transform`` encodes each image: (n_images, n_regions * 2 K D) float32.
+
+    Parameters
+    ----------
+    n_components : int, default=256
+        Gaussians K of the GMM vocabulary.
+    pca_dims : int or None, default=80
+    whiten : bool, default=False
+    pyramid : sequence of (columns, rows), default=((1, 1), (2, 2), (1, 3))
+    sample_size : int, default=200000
+        Descriptors drawn from the training images to fit PCA and the GMM.
+    gmm_max_iter : int, default=100
+    variance_floor : float, default=1e-3
+    drop_empty : bool, default=True
+        Leave out the all-zero (low-contrast) descriptors.
+    improved : bool, default=True
+    seed : int, default=0
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from classic import DenseSIFT
+    >>> rng = np.random.default_rng(0)
+    >>> images = [rng.random((64, 64), dtype=np.float32) for _ in range(4)]
+    >>> features = DenseSIFT(bin_sizes=(4,), step=8).transform(images)
+    >>> encoder = FisherVectorEncoder(n_components=4, pca_dims=8, pyramid=((1, 1),)).fit(features)
+    >>> encoder.transform(features).shape, encoder.dimension
+    ((4, 64), 64)
     """
 
-    def __init__(self, n_components: int = 256, pca_dims: int | None = 80, whiten: bool = False,
+    def __init__(self, n_components: int = 256, *, pca_dims: int | None = 80, whiten: bool = False,
                  pyramid=((1, 1), (2, 2), (1, 3)), sample_size: int = 200_000, gmm_max_iter: int = 100,
                  variance_floor: float = 1e-3, drop_empty: bool = True, improved: bool = True,
                  seed: int = 0):
@@ -120,6 +177,5 @@ class FisherVectorEncoder(LocalEncoder):
     def _encode_batch(self, descriptors, positions):
         return fisher_vectors(descriptors, positions, self.vocabulary_, self.pyramid, self.improved)
 
-    @property
-    def dimension(self) -> int:
-        return n_regions(self.pyramid) * 2 * self.n_components * self.descriptor_dimension
+    def _dimension(self, d: int) -> int:
+        return n_regions(self.pyramid) * 2 * self.n_components * d

@@ -11,12 +11,20 @@ no variances.  Normalisation, in order: signed square root ("power", Jégou et a
 centre ("intra-normalisation", Arandjelović & Zisserman 2013: stops a few bursty centres from
 dominating), and L2 of the whole vector.  With a spatial pyramid each region is normalised on its
 own and the regions are stacked.
+
+References
+----------
+Jégou, H., Douze, M., Schmid, C., Pérez, P. (2010). Aggregating local descriptors into a compact
+image representation. CVPR. https://doi.org/10.1109/CVPR.2010.5540039
+
+Arandjelović, R., Zisserman, A. (2013). All about VLAD. CVPR. https://doi.org/10.1109/CVPR.2013.207
 """
 from __future__ import annotations
 
 from ..backend import array_module
+from ..normalise import l2_normalise, signed_sqrt
 from .base import LocalEncoder
-from .kmeans import KMeans
+from .kmeans import KMeans, nearest_centres
 from .pyramid import n_regions, pool
 
 
@@ -28,54 +36,91 @@ def one_hot(assignment, k: int, dtype):
     return out
 
 
-def _l2_normalise(v, axis):
-    xp = array_module(v)
-    norm = xp.sqrt((v * v).sum(axis=axis, keepdims=True))
-    return v / xp.maximum(norm, xp.asarray(1e-12, dtype=v.dtype))
+def nearest_words(X, kmeans: KMeans):
+    """Index (n,) of each descriptor's nearest codeword (no input checks: the encoders' inner loop)."""
+    return nearest_centres(X[None], kmeans.cluster_centers_.astype(X.dtype)[None])[0]
 
 
 def vlad_vectors(descriptors, positions, kmeans: KMeans, levels=((1, 1),), power: bool = True, intra: bool = True):
-    """VLAD of a batch of images: (n_images, n_regions * K D); arguments as :func:`fisher.fisher_vectors`."""
+    """VLAD of a batch of images: (n_images, n_regions * K D).
+
+    Parameters
+    ----------
+    descriptors, positions, levels
+        As :func:`classic.encoding.fisher.fisher_vectors`.
+    kmeans : KMeans
+        The fitted vocabulary.
+    power, intra : bool
+        Signed square root; L2 normalisation per centre before the whole vector's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).standard_normal((200, 3)).astype(np.float32)
+    >>> km = KMeans(n_clusters=4).fit(X)
+    >>> v = vlad_vectors([X[:40]], [np.full((40, 2), 0.5)], km)
+    >>> v.shape, round(float(np.linalg.norm(v)), 4)
+    ((1, 12), 1.0)
+    """
     xp = array_module(descriptors[0])
     centres = kmeans.cluster_centers_.astype(descriptors[0].dtype)
     k = centres.shape[0]
 
     def assignments_and_moments(X):
-        return one_hot(kmeans.predict(X), k, X.dtype), xp.concatenate([X, xp.ones((X.shape[0], 1), X.dtype)], 1)
+        return one_hot(nearest_words(X, kmeans), k, X.dtype), xp.concatenate([X, xp.ones((X.shape[0], 1), X.dtype)], 1)
 
     stats, _ = pool(descriptors, positions, levels, assignments_and_moments)
     v = stats[..., :-1] - centres * stats[..., -1:]          # (images, R, K, D)
+    n_images, R, K, D = v.shape
     if power:
-        v = xp.sign(v) * xp.sqrt(xp.abs(v))
+        v = signed_sqrt(v)
     if intra:
-        v = _l2_normalise(v, axis=3)
-    v = _l2_normalise(v.reshape(v.shape[0], v.shape[1], -1), axis=2)
-    return v.reshape(len(descriptors), -1)
+        v = l2_normalise(xp.ascontiguousarray(v.reshape(-1, D)))
+    return l2_normalise(xp.ascontiguousarray(v.reshape(n_images * R, K * D))).reshape(n_images, -1)
 
 
 class VLADEncoder(LocalEncoder):
-    """PCA + k-means vocabulary (``n_clusters``) + VLAD over a spatial pyramid, as one estimator."""
+    """PCA + k-means vocabulary + VLAD over a spatial pyramid, as one estimator.
 
-    def __init__(self, n_clusters: int = 256, pca_dims: int | None = 80, whiten: bool = False,
-                 pyramid=((1, 1), (2, 2), (1, 3)), sample_size: int = 200_000, kmeans_iter: int = 25,
+    Parameters
+    ----------
+    n_components : int, default=256
+        Codewords K of the k-means vocabulary.
+    pca_dims, whiten, pyramid, sample_size, drop_empty, seed
+        As :class:`~classic.encoding.FisherVectorEncoder`.
+    kmeans_max_iter : int, default=25
+    power, intra : bool, default=True
+        See :func:`vlad_vectors`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from classic import DenseSIFT
+    >>> rng = np.random.default_rng(0)
+    >>> features = DenseSIFT(bin_sizes=(4,), step=8).transform([rng.random((64, 64), dtype=np.float32)] * 2)
+    >>> VLADEncoder(n_components=4, pca_dims=8, pyramid=((1, 1),)).fit(features).transform(features).shape
+    (2, 32)
+    """
+
+    def __init__(self, n_components: int = 256, *, pca_dims: int | None = 80, whiten: bool = False,
+                 pyramid=((1, 1), (2, 2), (1, 3)), sample_size: int = 200_000, kmeans_max_iter: int = 25,
                  power: bool = True, intra: bool = True, drop_empty: bool = True, seed: int = 0):
-        self.n_clusters = n_clusters
+        self.n_components = n_components
         self.pca_dims = pca_dims
         self.whiten = whiten
         self.pyramid = pyramid
         self.sample_size = sample_size
-        self.kmeans_iter = kmeans_iter
+        self.kmeans_max_iter = kmeans_max_iter
         self.power = power
         self.intra = intra
         self.drop_empty = drop_empty
         self.seed = seed
 
     def _fit_vocabulary(self, projected):
-        return KMeans(self.n_clusters, n_iter=self.kmeans_iter, seed=self.seed).fit(projected)
+        return KMeans(self.n_components, max_iter=self.kmeans_max_iter, seed=self.seed).fit(projected)
 
     def _encode_batch(self, descriptors, positions):
         return vlad_vectors(descriptors, positions, self.vocabulary_, self.pyramid, self.power, self.intra)
 
-    @property
-    def dimension(self) -> int:
-        return n_regions(self.pyramid) * self.n_clusters * self.descriptor_dimension
+    def _dimension(self, d: int) -> int:
+        return n_regions(self.pyramid) * self.n_components * d

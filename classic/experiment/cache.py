@@ -11,19 +11,16 @@ shared disk): a process computes a stage only while it holds the stage folder's 
 (:class:`StageLock`, an ``flock`` that the operating system releases when the holder dies, even by
 SIGKILL); another process that needs the same stage waits for it and then finds it done.
 
-Files are written with :mod:`classic.files` (atomic, free space checked).
+Files are written with :mod:`classic.io` (atomic, free space checked).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from pathlib import Path
 
-import numpy as np
-
-from ..files import UMASK, atomic_write, owner_tag
+from ..io import UMASK, load_json, owner_tag, save_json
 
 try:
     import fcntl
@@ -34,63 +31,6 @@ except ImportError:         # not a POSIX system: no locking between processes (
 def stable_hash(*parts) -> str:
     blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
-def save_npy(path, array) -> Path:
-    array = np.asarray(array)
-    return atomic_write(path, lambda f: np.save(f, array, allow_pickle=False), array.nbytes)
-
-
-def save_npz(path, **arrays) -> Path:
-    arrays = {k: np.asarray(v) for k, v in arrays.items()}
-    return atomic_write(path, lambda f: np.savez(f, **arrays), sum(a.nbytes for a in arrays.values()))
-
-
-def json_text(obj) -> str:
-    """``obj`` as strict JSON (RFC 8259): numpy scalars and arrays as numbers and lists, paths as
-    strings, and NaN or infinity, which JSON cannot hold (Python would write a bare ``NaN``), as null."""
-    return json.dumps(_plain(obj), indent=2, allow_nan=False)
-
-
-def _plain(obj):
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
-    if isinstance(obj, np.generic):
-        return _plain(obj.item())
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, Path):
-        return str(obj)
-    if obj is None or isinstance(obj, (str, int, bool)):
-        return obj
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def save_json(path, obj) -> Path:
-    return atomic_write(path, lambda f: f.write(json_text(obj).encode()))
-
-
-def save_text(path, text: str) -> Path:
-    return atomic_write(path, lambda f: f.write(text.encode()))
-
-
-def load_npy(path) -> np.ndarray:
-    """A ``.npy`` file as an array.  Object arrays are refused (``ValueError``): loading them runs pickle,
-    which can execute code, and no file classic writes holds one."""
-    return np.load(path, allow_pickle=False)
-
-
-def load_npz(path) -> dict:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
-def load_json(path):
-    return json.loads(Path(path).read_text())
 
 
 class StageLock:

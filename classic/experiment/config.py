@@ -18,11 +18,13 @@ from pathlib import Path
 
 import yaml
 
+import numpy as np
+
 from ..backend import BACKENDS
 from ..encoding.bow import KERNEL_MAPS
-from ..features import COLOUR_DESCRIPTOR_SIZE, DESCRIPTOR_SIZE
 from ..features.dsift import frame_extent
 from ..learn.streaming import LOSSES
+from .build import DESCRIPTORS, ENCODERS, encoded_dimension, make_extractor
 
 
 class ConfigError(ValueError):
@@ -30,8 +32,8 @@ class ConfigError(ValueError):
 
 
 DATASETS = ("caltech101", "ilsvrc2012", "ilsvrc2010", "digits", "folder")
-FEATURE_KINDS = {"dsift": DESCRIPTOR_SIZE, "colour": COLOUR_DESCRIPTOR_SIZE}   # kind -> descriptor dimension
-ENCODER_KINDS = ("fisher", "vlad", "bow")
+FEATURE_KINDS = tuple(DESCRIPTORS)          # the registries of build.py
+ENCODER_KINDS = tuple(ENCODERS)
 STORE_DTYPES = ("float16", "float32", "pq")
 SOLVERS = ("kernel", "sgd", "dcd")      # LIBLINEAR on the Gram matrix | streaming SGD | streaming dual coordinate descent
 ENCODE_ON = ("auto", "workers", "backend")  # where the per-image stages run; auto: backend on the GPU
@@ -74,7 +76,7 @@ class EncoderConfig:
     gmm_max_iter: int = 100
     gmm_tol: float = 1e-5
     variance_floor: float = 1e-3
-    kmeans_iter: int = 25
+    kmeans_max_iter: int = 25
     assignment: str = "hard"             # bow: hard | soft (localised kernel codebook)
     kernel_map: str = "chi2"             # bow: chi2 | hellinger | linear
     n_nearest: int = 5                   # bow soft assignment: codewords that share a descriptor's vote
@@ -88,25 +90,25 @@ class EncoderConfig:
     pq_subvector_dims: int = 8           # pq: dimensions per one-byte code
     pq_bits: int = 8                     # pq: 2^bits centroids per sub-quantiser
     pq_train_images: int = 4096          # pq: training images whose encodings fit the codebooks
-    pq_iter: int = 10                    # pq: Lloyd iterations
+    pq_max_iter: int = 10                # pq: Lloyd iterations
 
 
 @dataclass
 class SVMConfig:
     solver: str = "kernel"               # kernel: LIBLINEAR on the Gram matrix | sgd: streaming mini-batch SGD
-                                         # | dcd: streaming dual coordinate descent (the sgd_* settings but eta0/average)
+                                         # | dcd: streaming dual coordinate descent
     C: float = 10.0
     loss: str = "squared_hinge"          # squared_hinge | hinge (every solver)
     C_grid: list[float] = field(default_factory=list)   # if given, C is chosen by CV on the training set
     cv_folds: int = 3
-    tol: float = 1e-4
-    max_iter: int = 5000
-    sgd_lambda: float = 1e-5             # sgd: regularisation
+    tol: float = 1e-4                    # kernel: LIBLINEAR's tolerance
+    max_iter: int = 5000                 # kernel: LIBLINEAR's passes at most
+    lam: float = 1e-5                    # sgd, dcd: regularisation lambda
+    batch_size: int = 256                # sgd, dcd: rows per step
+    max_epochs: int = 30                 # sgd, dcd: passes over the training set at most
+    patience: int = 5                    # sgd, dcd: stop after this many passes without held-out improvement
+    validation_fraction: float = 0.1     # sgd, dcd: held-out slice of the training set (0: keep the last pass)
     sgd_eta0: float = 1.0                # sgd: initial step
-    sgd_batch_size: int = 256
-    sgd_epochs: int = 30
-    sgd_patience: int = 5                # sgd: stop after this many epochs without held-out improvement
-    sgd_validation_fraction: float = 0.1
     sgd_average: bool = True             # sgd: averaged iterates (ASGD)
     dcd_tol: float = 0.1                 # dcd: stop when the optimality violation fell to this share of the first pass's
 
@@ -322,7 +324,7 @@ _RULES = [
     ("encoder.gmm_max_iter", *_integer(1)),
     ("encoder.gmm_tol", *_number(strict=False)),
     ("encoder.variance_floor", *_number()),
-    ("encoder.kmeans_iter", *_integer(1)),
+    ("encoder.kmeans_max_iter", *_integer(1)),
     ("encoder.assignment", *_choice(("hard", "soft"))),
     ("encoder.kernel_map", *_choice(KERNEL_MAPS)),
     ("encoder.n_nearest", *_integer(1)),
@@ -334,7 +336,7 @@ _RULES = [
     ("encoder.pq_subvector_dims", *_integer(1)),
     ("encoder.pq_bits", *_integer(1, 8)),
     ("encoder.pq_train_images", *_integer(1)),
-    ("encoder.pq_iter", *_integer(1)),
+    ("encoder.pq_max_iter", *_integer(1)),
     ("svm.solver", *_choice(SOLVERS)),
     ("svm.C", *_number()),
     ("svm.loss", *_choice(LOSSES)),
@@ -342,12 +344,12 @@ _RULES = [
     ("svm.cv_folds", *_integer(2)),
     ("svm.tol", *_number()),
     ("svm.max_iter", *_integer(1)),
-    ("svm.sgd_lambda", *_number()),
+    ("svm.lam", *_number()),
     ("svm.sgd_eta0", *_number()),
-    ("svm.sgd_batch_size", *_integer(1)),
-    ("svm.sgd_epochs", *_integer(1)),
-    ("svm.sgd_patience", *_integer(1)),
-    ("svm.sgd_validation_fraction", *_number(strict=False, high=1, high_strict=True)),
+    ("svm.batch_size", *_integer(1)),
+    ("svm.max_epochs", *_integer(1)),
+    ("svm.patience", *_integer(1)),
+    ("svm.validation_fraction", *_number(strict=False, high=1, high_strict=True)),
     ("svm.dcd_tol", *_number(high=1)),
     ("run.n_jobs", (lambda v: v != 0), "a non-zero integer (-1: all cores, -2: all but one, ...)"),
     ("run.chunk_size", *_integer(1)),
@@ -375,7 +377,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     Beyond each value's own range: what the values must satisfy together (a folder dataset names its
     root, PCA keeps at most the descriptor's dimensions, the images hold at least one frame of the
     largest bin, ...).  What depends on the dataset's contents (class sizes) is checked when the
-    dataset is opened, still before any work (:func:`classic.experiment.runner.check_splits`).
+    dataset is opened, still before any work (:func:`check_splits`).
     """
     for key, test, allowed in _RULES:
         value = _value(config, key)
@@ -395,7 +397,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
                                              f"{max(f.bin_sizes)} (else no image has a descriptor)")
     if d.dataset == "digits" and d.size < frame:
         _refuse("data.size", d.size, f"must be at least {frame} px, the extent of a frame of bin size {max(f.bin_sizes)}")
-    dimension = FEATURE_KINDS[f.kind]
+    dimension = make_extractor(config).descriptor_size
     if e.pca_dims is not None and e.pca_dims > dimension:
         _refuse("encoder.pca_dims", e.pca_dims, f"must be at most {dimension}, the dimension of {f.kind} descriptors "
                                                 f"(or null: no PCA)")
@@ -407,8 +409,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         _refuse("encoder.sample_size", e.sample_size, f"must be at least encoder.n_components ({e.n_components}): "
                                                       "the vocabulary is fitted on this many descriptors")
     if e.store_dtype == "pq":
-        from ..report.tables import encoded_dimension
-        encoded = encoded_dimension(config.to_dict())
+        encoded = encoded_dimension(config)
         if encoded % e.pq_subvector_dims:
             _refuse("encoder.pq_subvector_dims", e.pq_subvector_dims,
                     f"must divide the encoding's {encoded:,} dimensions")
@@ -419,6 +420,39 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         _refuse("svm.C_grid", s.C_grid, "cross-validating C needs svm.solver=kernel (the streaming solvers stop early "
                                         "on a held-out slice instead)")
     return config
+
+
+def check_splits(config: ExperimentConfig, dataset, splits) -> None:
+    """Refuse, once the dataset is listed and before any work, splits that the run cannot use: a class
+    without training or test images (it could not be learnt, or its accuracy would be NaN), fewer
+    training images than PQ centroids or than cross-validation folds per class."""
+    d, e, s = config.data, config.encoder, config.svm
+    names = dataset.class_names
+    if not names:
+        raise ConfigError(f"the {dataset.name} dataset holds no class with an image")
+    for split in splits:
+        train = np.bincount(split.train_labels, minlength=len(names))
+        test = np.bincount(split.test_labels, minlength=len(names))
+        for counts, role in ((train, "training"), (test, "test")):
+            missing = np.flatnonzero(counts == 0)
+            if not len(missing):
+                continue
+            listed = ", ".join(names[c] for c in missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            hint = ""
+            labels = getattr(dataset, "labels", None)
+            if role == "test" and d.n_train is not None and labels is not None:
+                sizes = np.bincount(labels, minlength=len(names))
+                hint = (f": data.n_train = {d.n_train} takes all the images of classes with {d.n_train} or fewer "
+                        f"(smallest: {names[int(np.argmin(sizes))]}, {int(sizes.min())} images); "
+                        f"use data.n_train <= {max(1, int(sizes.min()) - 1)}")
+            raise ConfigError(f"split {split.name}: {len(missing)} class(es) without {role} images ({listed}){hint}")
+        if e.store_dtype == "pq" and min(e.pq_train_images, len(split.train)) < 2 ** e.pq_bits:
+            raise ConfigError(f"encoder.pq_bits = {e.pq_bits}: split {split.name} has {len(split.train)} training "
+                              f"images, fewer than the {2 ** e.pq_bits} centroids of each sub-quantiser; use "
+                              f"encoder.pq_bits <= {int(math.log2(min(e.pq_train_images, len(split.train))))}")
+        if s.C_grid and s.cv_folds > train.min():
+            raise ConfigError(f"svm.cv_folds = {s.cv_folds}: split {split.name} has only {int(train.min())} training "
+                              f"images in its smallest class; use svm.cv_folds <= {max(2, int(train.min()))}")
 
 
 def load_config(path: str | Path | None = None, overrides=()) -> ExperimentConfig:

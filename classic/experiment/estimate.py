@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +24,9 @@ from threadpoolctl import threadpool_limits
 
 from ..data import ImageError, load_image
 from ..encoding import ProductQuantizer, sample_descriptors
-from .config import ExperimentConfig
+from .build import build_dataset, encoded_dimension, make_encoder, make_extractor
+from .config import ExperimentConfig, check_splits
 from .parallel import cpu_count
-from .runner import build_dataset, check_splits, descriptor_extractor, make_encoder
 from .store import bytes_per_vector
 
 # published sizes: (training images, test images)
@@ -63,7 +62,7 @@ def estimate(config: ExperimentConfig, data_root: Path, n_images: int = 16, imag
         n_train, n_test, n_classes = len(split.train), len(split.test), len(dataset.class_names)
         refs = list(split.train)[:: max(1, len(split.train) // n_images)][:n_images]
         loaders = [lambda r=r: dataset.load(r, "gray", d.max_side) for r in refs]
-    extractor = descriptor_extractor(config)
+    extractor = make_extractor(config)
     with threadpool_limits(1):
         start, features = time.perf_counter(), []
         for load in loaders:
@@ -74,11 +73,10 @@ def estimate(config: ExperimentConfig, data_root: Path, n_images: int = 16, imag
         if not features:
             raise ValueError("none of the sample images could be decoded")
         per_image_features = (time.perf_counter() - start) / len(features)
-        encoder = make_encoder(asdict(enc))
+        encoder = make_encoder(config)
         sample = sample_descriptors([encoder.usable_features(f).descriptors for f in features], 50_000, config.seed)
         k = min(enc.n_components, max(2, len(sample) // 4))
-        encoder.set_params(**({"n_components": k} if enc.kind == "fisher" else {"n_clusters": k}))
-        encoder.set_params(**({"gmm_max_iter": 1} if enc.kind == "fisher" else {"kmeans_iter": 1}))
+        encoder.set_params(n_components=k, **({"gmm_max_iter": 1} if enc.kind == "fisher" else {"kmeans_max_iter": 1}))
         start = time.perf_counter()
         encoder.fit_sample(sample)
         vocabulary_iteration = (time.perf_counter() - start) * (enc.n_components / k) * (enc.sample_size / len(sample))
@@ -87,9 +85,9 @@ def estimate(config: ExperimentConfig, data_root: Path, n_images: int = 16, imag
             encoder.encode(f)
         per_image_encode = (time.perf_counter() - start) / len(features) * (enc.n_components / k)
         rate = _matmul_rate()
-    dim = _dimension(config)
+    dim = encoded_dimension(config)
     n_all = n_train + n_test
-    iterations = enc.gmm_max_iter if enc.kind == "fisher" else enc.kmeans_iter
+    iterations = enc.gmm_max_iter if enc.kind == "fisher" else enc.kmeans_max_iter
     if enc.store_dtype == "pq":
         pq_fit, pq_per_image = _pq_seconds(enc, dim, min(enc.pq_train_images, n_train), config.seed)
         per_image_encode += pq_per_image
@@ -101,8 +99,8 @@ def estimate(config: ExperimentConfig, data_root: Path, n_images: int = 16, imag
         stages["pq"] = pq_fit
         stages["encode"] += (per_image - pq_per_image) * min(enc.pq_train_images, n_train)
     if s.solver != "kernel":   # forward and backward products per epoch (+ the batch's Gram matrix for dcd)
-        per_row = 4 * n_classes + (2 * s.sgd_batch_size if s.solver == "dcd" else 0)
-        stages["svm"] = s.sgd_epochs * per_row * n_train * dim / (rate * 1e9)
+        per_row = 4 * n_classes + (2 * s.batch_size if s.solver == "dcd" else 0)
+        stages["svm"] = s.max_epochs * per_row * n_train * dim / (rate * 1e9)
     else:                      # Gram matrix; eigendecomposition + LIBLINEAR (~20 passes per class)
         stages["kernel"] = 2 * n_train * n_all * dim / (rate * 1e9)
         stages["svm"] = (4 / 3 * n_train ** 3 + 20 * n_train ** 2 * n_classes) / (rate * 1e9)
@@ -138,17 +136,12 @@ def _pq_seconds(enc, dim: int, n_vectors: int, seed: int, probe: int = 16) -> tu
     scale = dim / m / probe
     with threadpool_limits(1):
         start = time.perf_counter()
-        pq = ProductQuantizer(m, enc.pq_bits, enc.pq_iter, seed).fit(X)
+        pq = ProductQuantizer(m, bits=enc.pq_bits, max_iter=enc.pq_max_iter, seed=seed).fit(X)
         fit = (time.perf_counter() - start) * scale
         start = time.perf_counter()
         pq.transform(X[:256])
         per_image = (time.perf_counter() - start) / min(256, len(X)) * scale
     return fit, per_image
-
-
-def _dimension(config: ExperimentConfig) -> int:
-    from ..report.tables import encoded_dimension
-    return encoded_dimension(config.to_dict())
 
 
 PER_IMAGE_STAGES = ("sample", "encode")

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from ..io import load_json, load_npy
 from ..learn import evaluate
-from .cache import load_json, load_npy, save_json, save_text
-from .runner import summarise, write_results
+from .run_folder import summarise, write_run_folder
 
 
 class FusionError(ValueError):
@@ -55,19 +55,13 @@ def fuse_runs(folders, out, weights=None) -> dict:
         results.append(result)
     stages = [{"stage": f"member {i + 1}", "seconds": 0.0, "compute_seconds": m.get("compute_seconds"), "peak_mb": 0.0,
                "worker_peak_mb": 0.0} for i, m in enumerate(metrics)]
-    summary = summarise(results, stages, len(class_names), 0.0)
+    summary = summarise(results, stages, len(class_names), 0.0, metrics[0].get("dimension"))
     summary["fusion"] = {"members": [str(f) for f in folders], "weights": weights.tolist(),
                          "member_mean_class_accuracy": [m["mean_class_accuracy"] for m in metrics]}
     out = Path(out)
     config = yaml.safe_load((folders[0] / "config.yaml").read_text())
     config["name"] = out.name
-    save_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
-    save_json(out / "manifest.json", {**load_json(folders[0] / "manifest.json"), "fusion": summary["fusion"]})
-    lines = [f"# {out.name}: late fusion of {len(folders)} runs", "",
-             "| run | weight | mean class accuracy (%) |", "|---|---:|---:|"]
-    lines += [f"| {f} | {w:.2f} | {100 * m['mean_class_accuracy']:.2f} |" for f, w, m in zip(folders, weights, metrics)]
-    lines += [f"| **fused** | | **{100 * summary['mean_class_accuracy']:.2f}** |", "",
-              f"top-1 error {100 * summary['top1_error']:.2f}%, top-5 error {100 * summary['top5_error']:.2f}%.", "",
-              "![Per-class accuracy](per_class.png)", "", "![Confusion matrix](confusion.png)", ""]
-    write_results(out, summary, results, class_names, "\n".join(lines))
+    write_run_folder(out, yaml.safe_dump(config, sort_keys=False),
+                     {**load_json(folders[0] / "manifest.json"), "fusion": summary["fusion"]}, summary, results,
+                     class_names)
     return summary

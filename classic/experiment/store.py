@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..encoding import ProductQuantizer
-from .cache import load_json, load_npz
+from ..io import load_json, load_npz
 
 
 _READ_THREADS = min(4, os.cpu_count() or 1)

@@ -11,7 +11,9 @@ make a product) or in the config file's ``sweep:`` section, which may also name 
         Fisher vector: {encoder.kind: fisher}
 
 With both, every variant is crossed with the grid.  Each point is an ordinary run folder under the
-sweep folder (``<label>/``), so ``classic report`` works on any of them.
+sweep folder (``<label>/``), so ``classic report`` works on any of them.  The sweep's rows go to
+``sweep.json``; the report layer renders the table and figure from it
+(:func:`classic.report.render.render_sweep`).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from .cache import save_json, save_text
+from ..io import save_json
 from .config import ConfigError, build_config, read_config_file
 
 
@@ -89,12 +91,10 @@ def load_sweep(path, grid_arguments=()) -> tuple[dict, dict, dict | None]:
 
 
 def run_sweep(path, grid_arguments, overrides, out, make_runner, log=print) -> list[dict]:
-    """Run every point (cached stages are shared) and write sweep.{md,csv,json} and sweep.{png,svg}.
+    """Run every point (cached stages are shared) and write ``sweep.json``: one row per point.
 
     ``make_runner(config, folder)`` builds the :class:`Runner` of one point.
     """
-    from ..report.figures import sweep_figure
-    from ..report.tables import encoded_dimension
     base, grid, variants = load_sweep(path, grid_arguments)
     points = sweep_points(grid, variants)
     for point in points:                 # every point's config is checked before the first one runs
@@ -108,43 +108,10 @@ def run_sweep(path, grid_arguments, overrides, out, make_runner, log=print) -> l
         summary = make_runner(point["config"], out / point["folder"]).run()
         rows.append({
             "label": point["label"], "variant": point["variant"], "values": point["values"],
-            "folder": point["folder"], "dims": encoded_dimension(point["config"].to_dict()),
+            "folder": point["folder"], "dims": summary["dimension"],
             **{k: summary[k] for k in ("mean_class_accuracy", "mean_class_accuracy_std", "top1_error",
                                        "top5_error", "n_splits", "n_train", "n_test", "wall_seconds",
                                        "compute_seconds")}})
     save_json(out / "sweep.json", {"grid": grid, "variants": variants, "overrides": list(overrides), "rows": rows})
-    save_text(out / "sweep.md", sweep_markdown(rows, list(grid)))
-    save_text(out / "sweep.csv", sweep_csv(rows, list(grid)))
-    sweep_figure(rows, list(grid), out / "sweep")
     return rows
 
-
-def _cells(row, keys) -> list[str]:
-    std = f" ± {100 * row['mean_class_accuracy_std']:.2f}" if row["n_splits"] > 1 else ""
-    seconds = row["compute_seconds"]
-    return ([row["variant"]] if row["variant"] else []) + [_format(row["values"][k]) for k in keys] + [
-        f"{row['dims']:,}", f"{100 * row['mean_class_accuracy']:.2f}{std}", f"{100 * row['top1_error']:.2f}",
-        f"{100 * row['top5_error']:.2f}", str(row["n_splits"]),
-        "unknown (cached before times were recorded)" if seconds is None else f"{seconds:.0f}"]
-
-
-def _header(rows, keys) -> list[str]:
-    return (["variant"] if any(r["variant"] for r in rows) else []) + keys + [
-        "dims", "mean class acc. (%)", "top-1 err. (%)", "top-5 err. (%)", "splits", "compute time (s)"]
-
-
-def sweep_markdown(rows, keys) -> str:
-    header = _header(rows, keys)
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(_cells(r, keys)) + " |" for r in rows]
-    return "\n".join(lines) + "\n\n![accuracy against the swept values](sweep.png)\n"
-
-
-def sweep_csv(rows, keys) -> str:
-    import csv
-    import io
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(_header(rows, keys))
-    writer.writerows(_cells(r, keys) for r in rows)
-    return buffer.getvalue()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..backend import array_module
+from ..validation import check_image
 from .colour import COLOUR_DESCRIPTOR_SIZE, local_colour_statistics, multiscale_colour_statistics
 from .dsift import DESCRIPTOR_SIZE, dense_sift, phow, root_sift
 
@@ -43,14 +44,71 @@ def _local_features(frames, descriptors, shape) -> LocalFeatures:
     return LocalFeatures(descriptors, frames[:, :2] / xp.asarray([w, h], dtype=frames.dtype))
 
 
-class DenseSIFT(TransformerMixin, BaseEstimator):
+class _DenseExtractor(TransformerMixin, BaseEstimator):
+    """What the dense extractors share: stateless (nothing to fit; they say so to scikit-learn),
+    ``extract`` one image, ``transform`` a list of images into a list of :class:`LocalFeatures`."""
+
+    image_mode = "gray"                  # what the experiment layer decodes images to for this extractor
+    descriptor_size = 0                  # dimension of the descriptors
+
+    def fit(self, X=None, y=None):
+        """Nothing to learn: returns the extractor."""
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        return tags
+
+    def extract(self, image) -> LocalFeatures:
+        """The :class:`LocalFeatures` of one image: uint8, or floating point in [0, 1]."""
+        image = check_image(image, self.image_mode, type(self).__name__)
+        frames, descriptors = self._extract(image)
+        return _local_features(frames, descriptors, image.shape)
+
+    def transform(self, X):
+        """A list of :class:`LocalFeatures`, one per image of the list ``X``."""
+        if hasattr(X, "ndim") and X.ndim == (2 if self.image_mode == "gray" else 3):
+            raise ValueError(f"{type(self).__name__}.transform takes a list of images; for one image use extract")
+        return [self.extract(image) for image in X]
+
+
+class DenseSIFT(_DenseExtractor):
     """Multi-scale dense SIFT (``vl_phow`` semantics) of gray images; stateless.
 
-    ``transform(images)`` takes a list of (H, W) float32 arrays in [0, 1] and returns a list of
-    :class:`LocalFeatures` (128-D descriptors, RootSIFT-mapped if ``rootsift``).
+    Parameters
+    ----------
+    bin_sizes : sequence of int, default=(4, 6, 8, 10)
+        Spatial bin sizes in pixels, one scale each (a frame is 4 x 4 bins).
+    step : int, default=3
+        Grid step in pixels.
+    magnif : float, default=6.0
+        The image is smoothed with sigma = bin size / magnif before each scale.
+    window_size : float, default=1.5
+        Gaussian window, in bins.
+    contrast_threshold : float, default=0.005
+        Descriptors of frames below this contrast are zeroed.
+    rootsift : bool, default=False
+        Map descriptors to RootSIFT.
+
+    ``transform(images)`` takes a list of (H, W) images (uint8, or float in [0, 1]) and returns a list
+    of :class:`LocalFeatures` (128-D descriptors).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.random.default_rng(0).random((64, 80), dtype=np.float32)
+    >>> features = DenseSIFT(bin_sizes=(4, 8), step=4).extract(image)
+    >>> features.descriptors.shape[1], bool((features.positions < 1).all())
+    (128, True)
     """
 
-    def __init__(self, bin_sizes=(4, 6, 8, 10), step: int = 3, magnif: float = 6.0,
+    descriptor_size = DESCRIPTOR_SIZE
+
+    def __init__(self, bin_sizes=(4, 6, 8, 10), *, step: int = 3, magnif: float = 6.0,
                  window_size: float = 1.5, contrast_threshold: float = 0.005, rootsift: bool = False):
         self.bin_sizes = bin_sizes
         self.step = step
@@ -59,41 +117,39 @@ class DenseSIFT(TransformerMixin, BaseEstimator):
         self.contrast_threshold = contrast_threshold
         self.rootsift = rootsift
 
-    def fit(self, X=None, y=None):
-        return self
-
-    image_mode = "gray"                  # what the experiment layer decodes images to for this extractor
-
-    def extract(self, image) -> LocalFeatures:
-        frames, descriptors = phow(image, tuple(self.bin_sizes), self.step, self.magnif,
-                                   self.window_size, self.contrast_threshold, self.rootsift)
-        return _local_features(frames, descriptors, image.shape)
-
-    def transform(self, X):
-        return [self.extract(image) for image in X]
+    def _extract(self, image):
+        return phow(image, tuple(self.bin_sizes), self.step, self.magnif, self.window_size,
+                    self.contrast_threshold, self.rootsift)
 
 
-class LocalColourStatistics(TransformerMixin, BaseEstimator):
+class LocalColourStatistics(_DenseExtractor):
     """Multi-scale local colour statistics (96-D) of RGB images on the dense SIFT grid; stateless.
 
-    ``transform(images)`` takes (H, W, 3) float32 arrays in [0, 1] and returns :class:`LocalFeatures`.
+    Parameters
+    ----------
+    bin_sizes : sequence of int, default=(4, 6, 8, 10)
+    step : int, default=3
+        As :class:`DenseSIFT`'s: the frames are the same.
+
+    ``transform(images)`` takes (H, W, 3) images (uint8, or float in [0, 1]) and returns :class:`LocalFeatures`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    >>> LocalColourStatistics(bin_sizes=(4,), step=8).extract(image).descriptors.shape
+    (25, 96)
     """
 
     image_mode = "rgb"
+    descriptor_size = COLOUR_DESCRIPTOR_SIZE
 
-    def __init__(self, bin_sizes=(4, 6, 8, 10), step: int = 3):
+    def __init__(self, bin_sizes=(4, 6, 8, 10), *, step: int = 3):
         self.bin_sizes = bin_sizes
         self.step = step
 
-    def fit(self, X=None, y=None):
-        return self
-
-    def extract(self, image) -> LocalFeatures:
-        frames, descriptors = multiscale_colour_statistics(image, tuple(self.bin_sizes), self.step)
-        return _local_features(frames, descriptors, image.shape)
-
-    def transform(self, X):
-        return [self.extract(image) for image in X]
+    def _extract(self, image):
+        return multiscale_colour_statistics(image, tuple(self.bin_sizes), self.step)
 
 
 __all__ = ["COLOUR_DESCRIPTOR_SIZE", "DESCRIPTOR_SIZE", "DenseSIFT", "LocalColourStatistics", "LocalFeatures",

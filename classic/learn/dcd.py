@@ -30,6 +30,11 @@ convergence in a few passes where SGD needs many on few, high-dimensional sample
 host memory, or in any zero-filled array-like given to ``fit(..., dual=...)`` that reads and writes
 rows by index (the experiment layer passes a file), so that memory need not grow with n; only the
 batch's rows visit the backend.
+
+References
+----------
+Hsieh, C.-J., Chang, K.-W., Lin, C.-J., Keerthi, S. S., Sundararajan, S. (2008). A dual coordinate
+descent method for large-scale linear SVM. ICML. https://doi.org/10.1145/1390156.1390208
 """
 from __future__ import annotations
 
@@ -40,41 +45,72 @@ from .streaming import StreamingLinearSVM
 
 
 class DualCoordinateSVM(StreamingLinearSVM):
-    """``fit(X, y)`` with X (n, d) array-like (rows are read per batch); ``coef_`` (C, d), ``intercept_`` (C,)."""
+    r"""One-vs-rest linear SVMs by dual coordinate descent over streamed mini-batches.
 
-    def __init__(self, lam: float = 1e-4, batch_size: int = 256, max_epochs: int = 30, patience: int = 5,
+    Parameters
+    ----------
+    lam : float, default=1e-4
+        Regularisation :math:`\lambda` (the primal problem of :class:`~classic.learn.SGDLinearSVM`).
+    tol : float, default=0.1
+        Stop when the largest projected gradient fell to this share of the first pass's.
+    batch_size, max_epochs, patience, validation_fraction, balance, loss, backend, seed
+        See :class:`~classic.learn.streaming.StreamingLinearSVM`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.normal(-2, 1, (100, 5)), rng.normal(2, 1, (100, 5))]).astype(np.float32)
+    >>> y = np.repeat([0, 1], 100)
+    >>> svm = DualCoordinateSVM(lam=1e-3, batch_size=32).fit(X, y)
+    >>> float((svm.predict(X) == y).mean()) > 0.95
+    True
+    """
+
+    def __init__(self, lam: float = 1e-4, *, batch_size: int = 256, max_epochs: int = 30, patience: int = 5,
                  validation_fraction: float = 0.1, balance: str = "equal", loss: str = "hinge", tol: float = 0.1,
                  backend: str = "numpy", seed: int = 0):
-        super().__init__(lam, batch_size, max_epochs, patience, validation_fraction, balance, loss, backend, seed)
+        self.lam = lam
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.balance = balance
+        self.loss = loss
         self.tol = tol
+        self.backend = backend
+        self.seed = seed
 
     def fit(self, X, y, dual=None):
-        """``dual``: optional zero-filled (n, n_classes) float32 array-like for the dual variables."""
-        self.alpha_ = dual
-        return super().fit(X, y)
+        """``dual``: optional zero-filled (n, n_classes) float32 array-like for the dual variables (for
+        instance a file, so that memory does not grow with n); used during ``fit`` only."""
+        self._dual = dual
+        try:
+            return super().fit(X, y)
+        finally:
+            del self._dual
 
     def _begin(self, n, n_classes, d):
-        xp = self.xp_
-        self.W_, self.b_ = xp.zeros((n_classes, d), dtype=xp.float32), xp.zeros(n_classes, dtype=xp.float32)
-        if self.alpha_ is None:
-            self.alpha_ = np.zeros((n, n_classes), dtype=np.float32)
-        self.violations_ = []
+        xp = self._xp
+        alpha = self._dual if self._dual is not None else np.zeros((n, n_classes), dtype=np.float32)
+        return {"W": xp.zeros((n_classes, d), dtype=xp.float32), "b": xp.zeros(n_classes, dtype=xp.float32),
+                "alpha": alpha, "violations": []}
 
-    def _epoch(self, X, labels, train, epoch, rng):
-        xp, W, b = self.xp_, self.W_, self.b_
+    def _epoch(self, state, X, labels, train, epoch, rng):
+        xp, W, b, dual = self._xp, state["W"], state["b"], state["alpha"]
         cost_scale = 1.0 / (self.lam * len(train))            # C_ic = omega_ic / (lambda n)
         worst = xp.zeros((), dtype=xp.float32)                # largest projected gradient of the pass
         for batch in np.array_split(rng.permutation(train), max(1, len(train) // self.batch_size)):
             rows, order = self._rows(X, batch)
             Y = self._signs(labels[order])
-            cost = cost_scale * self._weights(Y)                                 # (B, C)
+            cost = cost_scale * self._weights(state, Y)                          # (B, C)
             if self.loss == "hinge":
                 upper, diagonal = cost, xp.zeros_like(cost)
             else:
                 upper, diagonal = xp.full_like(cost, xp.inf), 0.5 / cost
             gram = rows @ rows.T + 1                                             # x~_i . x~_j
             scores = rows @ W.T + b
-            alpha = xp.asarray(self.alpha_[order])
+            alpha = xp.asarray(dual[order])
             change = xp.zeros_like(alpha)
             for j in range(len(order)):
                 gradient = Y[j] * scores[j] - 1 + diagonal[j] * alpha[j]
@@ -85,16 +121,17 @@ class DualCoordinateSVM(StreamingLinearSVM):
                 change[j] = (updated - alpha[j]) * Y[j]
                 alpha[j] = updated
                 scores += gram[:, j:j + 1] * change[j][None, :]
-            self.alpha_[order] = to_numpy(alpha)
+            dual[order] = to_numpy(alpha)
             W += change.T @ rows
             b += change.sum(axis=0)
-        self.violations_.append(float(worst))
+        state["violations"].append(float(worst))
         return W, b
 
-    def _progress(self) -> dict:
-        return {"max_projected_gradient": self.violations_[-1]}
+    def _progress(self, state) -> dict:
+        return {"max_projected_gradient": state["violations"][-1]}
 
-    def _converged(self) -> bool:
+    def _converged(self, state) -> bool:
         """LIBLINEAR's stopping rule, relative: the largest violation of the optimality conditions
         (projected gradient) fell below ``tol`` times that of the first pass."""
-        return len(self.violations_) > 1 and self.violations_[-1] <= self.tol * self.violations_[0]
+        violations = state["violations"]
+        return len(violations) > 1 and violations[-1] <= self.tol * violations[0]

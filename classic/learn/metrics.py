@@ -21,12 +21,14 @@ def top_k(scores, k: int) -> np.ndarray:
 
 
 def top_k_error(scores, labels, k: int) -> float:
+    """Share of rows whose label is not among their ``k`` highest scores."""
     labels = np.asarray(to_numpy(labels))
     hits = (top_k(scores, k) == labels[:, None]).any(axis=1)
     return float(1 - hits.mean())
 
 
 def confusion_matrix(labels, predictions, n_classes: int) -> np.ndarray:
+    """(n_classes, n_classes) counts: rows true classes, columns predictions."""
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     return np.bincount(labels * n_classes + predictions, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
@@ -36,6 +38,29 @@ def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
     totals = confusion.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(totals > 0, np.diag(confusion) / totals, np.nan)
+
+
+def scores_for_classes(decision, classes, n_classes: int) -> np.ndarray:
+    """A classifier's scores as an (n, n_classes) float32 array: column ``classes[j]`` holds its j-th
+    column, the classes it never saw in training score -inf (ranked last, never predicted).
+
+    A binary classifier's one column of scores (scikit-learn's convention: positive for
+    ``classes[1]``) becomes the two columns ``[-s, s]``, which rank the two classes the same way.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> scores_for_classes(np.array([[0.5, -1.0]]), classes=[0, 2], n_classes=3).tolist()
+    [[0.5, -inf, -1.0]]
+    >>> scores_for_classes(np.array([2.0]), classes=[0, 1], n_classes=2).tolist()
+    [[-2.0, 2.0]]
+    """
+    decision = np.asarray(to_numpy(decision), dtype=np.float32)
+    if decision.ndim == 1:
+        decision = np.stack([-decision, decision], axis=1)
+    out = np.full((decision.shape[0], n_classes), -np.inf, dtype=np.float32)
+    out[:, np.asarray(to_numpy(classes))] = decision
+    return out
 
 
 def evaluate(scores, labels, n_classes: int) -> dict:

@@ -21,6 +21,17 @@ Memory holds W and one batch: it does not grow with the number of training image
 
 On a few thousand training images of 10^5 dimensions (Caltech-101) SGD converges slowly: the
 dual coordinate solver (:mod:`classic.learn.dcd`) reaches the same objective's optimum in a few passes.
+
+References
+----------
+Perronnin, F., Akata, Z., Harchaoui, Z., Schmid, C. (2012). Towards good practice in large-scale
+learning for image classification. CVPR. https://doi.org/10.1109/CVPR.2012.6248090
+
+Bottou, L. (2010). Large-scale machine learning with stochastic gradient descent. COMPSTAT.
+https://doi.org/10.1007/978-3-7908-2604-3_16
+
+Polyak, B. T., Juditsky, A. B. (1992). Acceleration of stochastic approximation by averaging. SIAM J.
+Control and Optimization 30(4). https://doi.org/10.1137/0330046
 """
 from __future__ import annotations
 
@@ -30,39 +41,68 @@ from .streaming import StreamingLinearSVM
 
 
 class SGDLinearSVM(StreamingLinearSVM):
-    """``fit(X, y)`` with X (n, d) array-like (rows are read per batch); ``coef_`` (C, d), ``intercept_`` (C,)."""
+    r"""One-vs-rest linear SVMs by mini-batch (averaged) SGD, streaming the rows of ``X``.
 
-    def __init__(self, lam: float = 1e-5, eta0: float = 1.0, batch_size: int = 256, max_epochs: int = 30,
+    Parameters
+    ----------
+    lam : float, default=1e-5
+        Regularisation :math:`\lambda`.
+    eta0 : float, default=1.0
+        Initial step.
+    batch_size, max_epochs, patience, validation_fraction, balance, loss, backend, seed
+        See :class:`~classic.learn.streaming.StreamingLinearSVM`.
+    average : bool, default=True
+        Averaged iterates (ASGD) from the second epoch on.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.normal(-2, 1, (100, 5)), rng.normal(2, 1, (100, 5))]).astype(np.float32)
+    >>> y = np.repeat([0, 1], 100)
+    >>> svm = SGDLinearSVM(lam=1e-3, batch_size=32, max_epochs=10).fit(X, y)
+    >>> float((svm.predict(X) == y).mean()) > 0.95
+    True
+    """
+
+    def __init__(self, lam: float = 1e-5, *, eta0: float = 1.0, batch_size: int = 256, max_epochs: int = 30,
                  patience: int = 5, validation_fraction: float = 0.1, balance: str = "equal",
                  average: bool = True, loss: str = "hinge", backend: str = "numpy", seed: int = 0):
-        super().__init__(lam, batch_size, max_epochs, patience, validation_fraction, balance, loss, backend, seed)
+        self.lam = lam
         self.eta0 = eta0
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.balance = balance
         self.average = average
+        self.loss = loss
+        self.backend = backend
+        self.seed = seed
 
     def _begin(self, n, n_classes, d):
-        xp = self.xp_
-        self.W_, self.b_ = xp.zeros((n_classes, d), dtype=xp.float32), xp.zeros(n_classes, dtype=xp.float32)
-        self.W_mean_, self.b_mean_ = self.W_.copy(), self.b_.copy()
-        self.t_, self.averaged_ = 0, 0
+        xp = self._xp
+        W, b = xp.zeros((n_classes, d), dtype=xp.float32), xp.zeros(n_classes, dtype=xp.float32)
+        return {"W": W, "b": b, "W_mean": W.copy(), "b_mean": b.copy(), "t": 0, "averaged": 0}
 
-    def _epoch(self, X, labels, train, epoch, rng):
-        xp, W, b = self.xp_, self.W_, self.b_
+    def _epoch(self, state, X, labels, train, epoch, rng):
+        xp, W, b = self._xp, state["W"], state["b"]
         for batch in np.array_split(rng.permutation(train), max(1, len(train) // self.batch_size)):
             rows, order = self._rows(X, batch)
             Y = self._signs(labels[order])
             violation = xp.maximum(1 - Y * (rows @ W.T + b), 0)
-            weight = self._weights(Y)
+            weight = self._weights(state, Y)
             if self.loss == "hinge":                                # (B, C) subgradient of the loss
                 G = -(weight * Y * (violation > 0))
             else:
                 G = -2 * weight * Y * violation
-            eta = self.eta0 / (1 + self.lam * self.eta0 * self.t_)
+            eta = self.eta0 / (1 + self.lam * self.eta0 * state["t"])
             W *= 1 - eta * self.lam
             W -= (eta / len(batch)) * (G.T @ rows)
             b -= (eta / len(batch)) * G.sum(axis=0)
-            self.t_ += 1
+            state["t"] += 1
             if self.average and epoch > 1:             # the first epoch's iterates are far from the optimum
-                self.averaged_ += 1
-                self.W_mean_ += (W - self.W_mean_) / self.averaged_
-                self.b_mean_ += (b - self.b_mean_) / self.averaged_
-        return (self.W_mean_, self.b_mean_) if self.average and epoch > 1 else (W, b)
+                state["averaged"] += 1
+                state["W_mean"] += (W - state["W_mean"]) / state["averaged"]
+                state["b_mean"] += (b - state["b_mean"]) / state["averaged"]
+        return (state["W_mean"], state["b_mean"]) if self.average and epoch > 1 else (W, b)

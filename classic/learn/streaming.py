@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
 
-from ..backend import get_backend, to_numpy
+from ..backend import array_module, get_backend, to_numpy
+from ..validation import check_array, check_is_fitted
 
 LOSSES = ("hinge", "squared_hinge")
 
@@ -25,39 +28,56 @@ class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
     pass: ``epoch``, the held-out mean class accuracy when there is a held-out slice, the solver's own
     measures), ``best_epoch_`` and ``selected_by_`` (what chose it: the held-out accuracy, or the last pass).
 
-    ``lam`` is the regularisation, ``batch_size`` the rows per matrix product, ``max_epochs`` the passes,
-    ``patience`` the passes without held-out improvement before stopping, ``validation_fraction`` the
-    held-out slice (0: train on everything, keep the last pass), ``balance`` "equal" or "none"."""
+    The parameters every solver takes: ``lam`` the regularisation, ``batch_size`` the rows per matrix
+    product, ``max_epochs`` the passes, ``patience`` the passes without held-out improvement before
+    stopping, ``validation_fraction`` the held-out slice (0: train on everything, keep the last pass),
+    ``balance`` "equal" or "none", ``loss``, ``backend`` ("numpy" or "cupy"), ``seed``.
 
-    def __init__(self, lam: float, batch_size: int, max_epochs: int, patience: int, validation_fraction: float,
-                 balance: str, loss: str, backend: str, seed: int):
-        self.lam = lam
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.balance = balance
-        self.loss = loss
-        self.backend = backend
-        self.seed = seed
+    The fitted state is arrays only (``coef_`` and ``intercept_`` on the backend): a fitted solver
+    pickles, and the solver's working state (its iterates, the dual variables) lives only during ``fit``.
+    """
+
+    @property
+    def _xp(self):
+        return get_backend(self.backend)[0]
 
     def _rows(self, X, index):
         """Rows ``index`` (sorted: sequential reads from the store) as float32 on the backend, and the order."""
         order = np.sort(index)
-        return self.xp_.asarray(X[order], dtype=self.xp_.float32), order
+        return self._xp.asarray(X[order], dtype=self._xp.float32), order
 
     def _signs(self, labels):
         """(B, C) +1 where the row is of the class, -1 elsewhere."""
-        xp = self.xp_
+        xp = self._xp
         return xp.asarray(np.where(labels[:, None] == np.arange(len(self.classes_))[None, :], 1, -1), dtype=xp.float32)
 
+    def _check_input(self, X, y=None, reset=False):
+        """Arrays are checked in full; a store (any array-like of rows with ``shape``, read in batches) by
+        its shape only: checking its values would read it all."""
+        if isinstance(X, np.ndarray) or hasattr(X, "__cuda_array_interface__") or not hasattr(X, "shape"):
+            return check_array(self, X, reset=reset, y=y)
+        if len(X.shape) != 2:
+            raise ValueError(f"{type(self).__name__} expects rows (n, d), got shape {X.shape}")
+        if reset:
+            self.n_features_in_ = int(X.shape[1])
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input")
+        return X if y is None else (X, column_or_1d(np.asarray(y), warn=True))
+
     def fit(self, X, y):
-        xp, _ = get_backend(self.backend)
-        self.xp_ = xp
+        """Fit on rows ``X`` (n, d): an array, or any array-like indexable by sorted row indices (a store)."""
+        xp = self._xp
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        y = np.asarray(y)
+        X, y = self._check_input(X, y, reset=True)
+        y = np.asarray(to_numpy(y))
+        check_classification_targets(y)
+        if len(y) != X.shape[0]:
+            raise ValueError(f"{X.shape[0]} rows but {len(y)} labels")
         self.classes_, labels = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes, got 1 class")
         n, d, n_classes = len(y), X.shape[1], len(self.classes_)
         rng = np.random.default_rng(self.seed)
         held_out = _stratified_slice(labels, self.validation_fraction, rng)
@@ -70,15 +90,14 @@ class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
             positive = negative = np.ones(n_classes)
         else:
             raise ValueError(f"balance must be 'equal' or 'none', got {self.balance!r}")
-        self.positive_weight_ = xp.asarray(positive, dtype=xp.float32)
-        self.negative_weight_ = xp.asarray(negative, dtype=xp.float32)
-        self._begin(n, n_classes, d)
+        state = {"positive": xp.asarray(positive, dtype=xp.float32), "negative": xp.asarray(negative, dtype=xp.float32)}
+        state.update(self._begin(n, n_classes, d))
         best, stale, self.history_ = None, 0, []
         # with a held-out slice, the pass with the best held-out mean class accuracy is kept (early
         # stopping); without one there is nothing to choose by, and the model is the last pass's
         self.selected_by_ = "held_out_mean_class_accuracy" if len(held_out) else "last_epoch"
         for epoch in range(1, self.max_epochs + 1):
-            W, b = self._epoch(X, labels, train, epoch, rng)
+            W, b = self._epoch(state, X, labels, train, epoch, rng)
             record = {"epoch": epoch}
             if len(held_out):
                 accuracy = record["held_out_mean_class_accuracy"] = self._accuracy(X, labels, held_out, W, b)
@@ -88,24 +107,25 @@ class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
                     stale += 1
             else:
                 best = (None, W, b, epoch)
-            self.history_.append({**record, **self._progress()})
-            if stale >= self.patience or self._converged():
+            self.history_.append({**record, **self._progress(state)})
+            if stale >= self.patience or self._converged(state):
                 break
         self.best_epoch_ = best[3]
         self.coef_, self.intercept_ = best[1], best[2]
         return self
 
-    def _progress(self) -> dict:
+    def _progress(self, state) -> dict:
         """What the solver reports per pass beside the held-out accuracy."""
         return {}
 
-    def _converged(self) -> bool:
+    def _converged(self, state) -> bool:
         """True when the solver knows it has reached its optimum: no further pass is run."""
         return False
 
-    def _weights(self, Y):
+    @staticmethod
+    def _weights(state, Y):
         """(B, C) per-row, per-class weight of the loss."""
-        return self.xp_.where(Y > 0, self.positive_weight_, self.negative_weight_)
+        return array_module(Y).where(Y > 0, state["positive"], state["negative"])
 
     def _accuracy(self, X, labels, index, W, b) -> float:
         predictions = []
@@ -116,14 +136,20 @@ class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
         return float(np.mean([np.mean(predictions[truth == c] == c) for c in np.unique(truth)]))
 
     def decision_function(self, X):
-        """Scores (n, C) of rows X (an array on the estimator's backend, or array-like read in blocks)."""
-        xp = self.xp_
+        """Scores of rows ``X`` (an array, or an array-like read in blocks): (n, C), or for two classes
+        (n,), positive for ``classes_[1]`` (scikit-learn's convention)."""
+        check_is_fitted(self)
+        X = self._check_input(X)
+        xp = self._xp
         parts = [xp.asarray(X[i:i + 1024], dtype=xp.float32) @ self.coef_.T + self.intercept_
                  for i in range(0, X.shape[0], 1024)]
-        return xp.concatenate(parts) if parts else xp.zeros((0, len(self.classes_)), xp.float32)
+        scores = xp.concatenate(parts) if parts else xp.zeros((0, len(self.classes_)), xp.float32)
+        return scores[:, 1] - scores[:, 0] if len(self.classes_) == 2 else scores
 
     def predict(self, X):
-        return self.classes_[to_numpy(self.decision_function(X)).argmax(axis=1)]
+        """The class of highest score of each row."""
+        scores = to_numpy(self.decision_function(X))
+        return self.classes_[(scores > 0).astype(np.int64) if scores.ndim == 1 else scores.argmax(axis=1)]
 
 
 def _stratified_slice(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:

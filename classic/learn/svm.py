@@ -25,6 +25,14 @@ from the feature store.
 Decision scores: :math:`s_c(x) = \sum_i \alpha_{ci} \, x_i^\top x + b_c` with
 ``dual_coef_`` :math:`\alpha` (classes x training samples); for raw features the weight vectors
 ``coef_`` = :math:`\alpha X` are formed once after fitting.
+
+References
+----------
+Fan, R.-E., Chang, K.-W., Hsieh, C.-J., Wang, X.-R., Lin, C.-J. (2008). LIBLINEAR: a library for large
+linear classification. JMLR 9. https://www.jmlr.org/papers/v9/fan08a.html
+
+Schölkopf, B., Herbrich, R., Smola, A. J. (2001). A generalized representer theorem. COLT.
+https://doi.org/10.1007/3-540-44581-1_27
 """
 from __future__ import annotations
 
@@ -35,22 +43,60 @@ from scipy.linalg import cholesky, solve_triangular
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.svm import LinearSVC
 
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
+
 from ..backend import array_module, to_numpy
+from ..validation import check_array, check_is_fitted
 
 # classes per LIBLINEAR run (see LinearSVM._one_vs_rest): Caltech-101's 102 classes make 2 runs, one per
-# core on this 2-core machine: 13.3 s on the Caltech-101 Gram matrix, against 41 s for LIBLINEAR's one
-# run on the eigenvector map and 19.3 s on the Cholesky factor (ad-hoc timings).  Smaller groups
-# cost more in all: each adds one "rest" problem (4 groups: 29.6 s of work against 22.7 s for 2)
+# core on a 2-core machine.  Smaller groups cost more in all: each adds one "rest" problem
+# (benchmarks/README.md, "LIBLINEAR's class groups")
 _GROUP_SIZE = 64
 
 
 class LinearSVM(ClassifierMixin, BaseEstimator):
     """One-vs-rest linear SVM; ``fit(X, y)`` on features or ``fit_kernel(K, y)`` on the Gram matrix.
 
-    ``n_jobs``: processes for the classes' problems (-1: all cores; results do not depend on it).
+    Parameters
+    ----------
+    C : float, default=10.0
+        Cost of the loss (LIBLINEAR's C).
+    loss : {"squared_hinge", "hinge"}, default="squared_hinge"
+    tol : float, default=1e-4
+        LIBLINEAR's stopping tolerance.
+    max_iter : int, default=5000
+        LIBLINEAR's passes at most.
+    eigen_tolerance : float, default=1e-10
+        Below this share of the largest eigenvalue the Gram matrix counts as singular.
+    n_jobs : int, default=-1
+        Processes for the classes' problems (-1: all cores; the result does not depend on it).
+
+    Attributes
+    ----------
+    classes_ : (C,) array
+    dual_coef_ : (C, n_train) float32 array
+    intercept_ : (C,) float32 array
+    coef_ : (C, d) array
+        Only after ``fit`` on features.
+    n_iter_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.normal(-2, 1, (40, 5)), rng.normal(2, 1, (40, 5)), rng.normal(0, 1, (40, 5)) + [0, 0, 6, 0, 0]])
+    >>> y = np.repeat([0, 1, 2], 40)
+    >>> svm = LinearSVM(C=1.0, n_jobs=1).fit(X, y)
+    >>> float((svm.predict(X) == y).mean()) > 0.95
+    True
+    >>> K = X @ X.T                                   # the same SVM from the Gram matrix alone
+    >>> kernel_svm = LinearSVM(C=1.0, n_jobs=1).fit_kernel(K, y)
+    >>> bool(np.allclose(kernel_svm.decision_function_kernel(K), svm.decision_function(X), atol=1e-3))
+    True
     """
 
-    def __init__(self, C: float = 10.0, loss: str = "squared_hinge", tol: float = 1e-4,
+    def __init__(self, C: float = 10.0, *, loss: str = "squared_hinge", tol: float = 1e-4,
                  max_iter: int = 5000, eigen_tolerance: float = 1e-10, n_jobs: int = -1):
         self.C = C
         self.loss = loss
@@ -96,7 +142,12 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
     def fit_kernel(self, K, y):
         """Fit from the training Gram matrix K = X X^T (n x n) and labels y."""
         K = np.asarray(to_numpy(K), dtype=np.float64)
-        y = np.asarray(to_numpy(y))
+        y = column_or_1d(np.asarray(to_numpy(y)), warn=True)
+        if K.ndim != 2 or K.shape[0] != K.shape[1] or K.shape[0] != len(y):
+            raise ValueError(f"fit_kernel takes the (n, n) Gram matrix of n = {len(y)} labelled samples, got {K.shape}")
+        if not np.isfinite(K).all():
+            raise ValueError("the Gram matrix contains NaN or infinity")
+        check_classification_targets(y)
         K = 0.5 * (K + K.T)
         Z, to_dual = self._kernel_map(K)
         self.classes_ = np.unique(y)
@@ -106,23 +157,39 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         return self
 
     def fit(self, X, y):
+        """Fit on features ``X`` (n, d) and labels ``y``: on their Gram matrix, then ``coef_`` = alpha X."""
+        X, y = check_array(self, X, reset=True, y=y)
         xp = array_module(X)
         self.fit_kernel(X @ X.T, y)
         self.coef_ = xp.asarray(self.dual_coef_).astype(X.dtype) @ X
         return self
 
+    def _binary(self, scores):
+        # scikit-learn's convention: one column for two classes, positive for classes_[1]
+        return scores[:, 1] if len(self.classes_) == 2 else scores
+
     def decision_function_kernel(self, K_test):
-        """Scores (n_test, n_classes) from K_test = X_test X_train^T."""
+        """Scores from K_test = X_test X_train^T: (n_test, n_classes), or (n_test,) for two classes."""
+        check_is_fitted(self, "dual_coef_")
         xp = array_module(K_test)
-        return K_test @ xp.asarray(self.dual_coef_).T.astype(K_test.dtype) + xp.asarray(self.intercept_)
+        if K_test.ndim != 2 or K_test.shape[1] != self.dual_coef_.shape[1]:
+            raise ValueError(f"K_test must be (n_test, {self.dual_coef_.shape[1]}) (against the training samples), "
+                             f"got {K_test.shape}")
+        return self._binary(K_test @ xp.asarray(self.dual_coef_).T.astype(K_test.dtype) + xp.asarray(self.intercept_))
 
     def decision_function(self, X):
+        """Scores of features ``X``: (n, n_classes), or (n,) for two classes."""
+        check_is_fitted(self, "coef_")
+        X = check_array(self, X, reset=False)
         xp = array_module(X)
-        return X @ self.coef_.T + xp.asarray(self.intercept_).astype(X.dtype)
+        return self._binary(X @ self.coef_.T.astype(X.dtype) + xp.asarray(self.intercept_).astype(X.dtype))
 
     def predict(self, X):
-        xp = array_module(X)
-        return xp.asarray(self.classes_)[xp.argmax(self.decision_function(X), axis=1)]
+        """The class of highest score of each row of ``X``."""
+        scores = self.decision_function(X)
+        xp = array_module(scores)
+        index = (scores > 0).astype(xp.int64) if scores.ndim == 1 else xp.argmax(scores, axis=1)
+        return xp.asarray(self.classes_)[index]
 
 
 def _fit_group(Z, index, members, n_classes, options):

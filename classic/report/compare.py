@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..experiment.cache import save_text
+from ..io import save_text
 from .figures import trajectory_figure
 from .references import benchmark_of, references
-from .runs import load_run
+from ..experiment.run_folder import load_run
 from .tables import FORMATS, comparison_tables
 
 # where an ImageNet result of ours sits on the ILSVRC time line: the year its test data was released

@@ -69,7 +69,7 @@ def _draw_frame(ax, centre, bin_size, colour, linewidth=1.0):
 def explain(image_path, out, pipeline=None, features=None, max_side: int = 300, dpi: int = 150) -> list[Path]:
     """Write the teaching figure of ``image_path`` to ``out``.{png,svg}.
 
-    ``pipeline``: a :class:`report.runs.TrainedPipeline` (its config sets the descriptors), or None
+    ``pipeline``: a :class:`classic.experiment.trained.TrainedPipeline` (its config sets the descriptors), or None
     for the descriptor panels only (``features``: a ``FeatureConfig``-like object then; default settings).
     """
     plt = _pyplot()

@@ -18,7 +18,7 @@ def _pyplot():
 
 def save_figure(fig, path, dpi: int = 150) -> list[Path]:
     """``path`` without suffix -> path.png (``dpi``) and path.svg; atomic like every other output."""
-    from ..files import atomic_write
+    from ..io import atomic_write
     plt = _pyplot()
     path = Path(path)
     written = []

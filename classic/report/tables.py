@@ -1,63 +1,7 @@
-"""The run report: a Markdown page with the result table, per-split rows, timings and memory."""
+"""Comparison tables: our run folders beside the published reference rows, as Markdown, CSV, LaTeX
+and JSON."""
 from __future__ import annotations
 
-import numpy as np
-
-from ..experiment.config import ExperimentConfig
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.2f}"
-
-
-def run_report(config: ExperimentConfig, summary: dict, class_names: list[str], results: list[dict]) -> str:
-    e, s, d, values = config.encoder, config.svm, config.data, config.to_dict()
-    learner = (f"one-vs-rest linear SVM ({s.loss}, C = {s.C if not s.C_grid else 'by CV from ' + str(s.C_grid)})"
-               if s.solver == "kernel" else f"one-vs-rest linear SVMs by mini-batch "
-               f"{'SGD' if s.solver == 'sgd' else 'dual coordinate descent'} ({s.loss}, lambda = {s.sgd_lambda:g})")
-    lines = [
-        f"# {config.name}",
-        "",
-        f"Dataset **{d.dataset}**: {summary['n_classes']} classes, {summary['n_train']} training / "
-        f"{summary['n_test']} test images (split 1 of {summary['n_splits']}).",
-        f"Features: {_features(values)}; encoding: {_encoding(values)} (pyramid levels as columns x rows; "
-        f"{encoded_dimension(values):,} dims, stored as {e.store_dtype}); {learner}.",
-        "",
-        "| split | mean class accuracy (%) | top-1 error (%) | top-5 error (%) | train | test | C |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in summary["splits"]:
-        lines.append(f"| {r['split']} | {_pct(r['mean_class_accuracy'])} | {_pct(r['top1_error'])} | "
-                     f"{_pct(r['top5_error'])} | {r['n_train']} | {r['n_test']} | "
-                     f"{s.solver.upper() if r['C'] is None else format(r['C'], 'g')} |")
-    if len(summary["splits"]) > 1:
-        lines.append(f"| **mean ± std** | **{_pct(summary['mean_class_accuracy'])} ± "
-                     f"{_pct(summary['mean_class_accuracy_std'])}** | {_pct(summary['top1_error'])} ± "
-                     f"{_pct(summary['top1_error_std'])} | {_pct(summary['top5_error'])} ± "
-                     f"{_pct(summary['top5_error_std'])} | | | |")
-    left_out = sum(r.get("n_train_without_descriptors", 0) for r in summary["splits"])
-    scored_empty = sum(r.get("n_test_without_descriptors", 0) for r in summary["splits"])
-    if left_out or scored_empty:
-        lines += ["", f"Images with no usable descriptor (too small for one frame, or too uniform), summed over the "
-                      f"splits: {left_out} training image(s) left out of training, {scored_empty} test image(s) "
-                      f"scored as an empty image (they count in the metrics); the files are listed in "
-                      f"`manifest.json`."]
-    lines += ["", "## Time and memory", "",
-              "Stages computed in this invocation, summed over the splits (a stage found in the cache counts 0 s).", "",
-              "| stage | seconds (all splits) | peak memory (MiB) |", "|---|---:|---:|"]
-    for stage, seconds in summary["seconds_per_stage"].items():
-        lines.append(f"| {stage} | {seconds:.1f} | {summary['peak_memory_mb_per_stage'][stage]:.0f} |")
-    lines += ["", f"Wall time: {summary['wall_seconds']:.1f} s.", ""]
-    per_class = np.nanmean([r["per_class_accuracy"] for r in results], axis=0)
-    order = np.argsort(per_class)
-    worst = ", ".join(f"{class_names[i]} {100 * per_class[i]:.0f}%" for i in order[:5] if not np.isnan(per_class[i]))
-    best = ", ".join(f"{class_names[i]} {100 * per_class[i]:.0f}%" for i in order[::-1][:5] if not np.isnan(per_class[i]))
-    lines += [f"Hardest classes: {worst}.", f"Easiest classes: {best}.", "",
-              "![Per-class accuracy](per_class.png)", "", "![Confusion matrix, classes ordered by accuracy](confusion.png)", ""]
-    return "\n".join(lines)
-
-
-# -- comparison tables: our runs beside the published reference rows -----------------------------
 
 METRIC_LABELS = {"mean_class_accuracy": "mean class acc. (%)", "top1_error": "top-1 err. (%)",
                  "top5_error": "top-5 err. (%)"}
@@ -85,18 +29,6 @@ def _encoding(config: dict) -> str:
     return f"{name}, K = {e['n_components']}, {pyramid}{store}"
 
 
-def encoded_dimension(config: dict) -> int:
-    e = config["encoder"]
-    regions = sum(a * b for a, b in e["pyramid"])
-    d = e.get("pca_dims") or (96 if config["features"].get("kind") == "colour" else 128)
-    kind = e.get("kind", "fisher")
-    if kind == "fisher":
-        return regions * 2 * e["n_components"] * d
-    if kind == "vlad":
-        return regions * e["n_components"] * d
-    return regions * e["n_components"] * (3 if e.get("kernel_map", "chi2") == "chi2" else 1)
-
-
 def _hardware(manifest: dict) -> str:
     hw = manifest.get("hardware")
     if not hw:
@@ -106,7 +38,7 @@ def _hardware(manifest: dict) -> str:
 
 
 def run_row(run: dict) -> dict:
-    """One table row for one of our run folders (see :func:`report.runs.load_run`)."""
+    """One table row for one of our run folders (see :func:`classic.experiment.run_folder.load_run`)."""
     m, config = run["metrics"], run["config"]
     # the cost from an empty cache; unknown when a cached stage predates the recording of its time
     seconds = m.get("compute_seconds")
@@ -116,7 +48,7 @@ def run_row(run: dict) -> dict:
         "kind": "ours", "method": f"classic ({config['name']})", "year": None,
         "features": _features(config) + (f" + late fusion of {len(fusion['members'])} runs" if fusion else ""),
         "encoding": _encoding(config) + {"sgd": ", SGD SVM", "dcd": ", DCD SVM"}.get(config.get("svm", {}).get("solver"), ""),
-        "dims": encoded_dimension(config),
+        "dims": m.get("dimension"),
         **{k: 100 * m[k] for k in METRIC_LABELS},
         **{f"{k}_std": 100 * m[f"{k}_std"] if m["n_splits"] > 1 else None for k in METRIC_LABELS},
         "n_splits": m["n_splits"], "train_images": m["n_train"], "test_images": m["n_test"],
@@ -213,7 +145,7 @@ def to_csv(tables: list[dict]) -> str:
 
 
 def to_json(tables: list[dict]) -> str:
-    from ..experiment.cache import json_text
+    from ..io import json_text
     return json_text(tables)
 
 

@@ -1,4 +1,5 @@
-"""Writing files safely: atomic writes, temporary names that say who writes them, free-space checks.
+"""Reading and writing files: atomic writes, temporary names that say who writes them, free-space
+checks, and the formats classic uses (``.npy``/``.npz`` without pickles, strict JSON, text).
 
 Every file classic writes (stage outputs, run folders, downloads) goes through :func:`atomic_write`:
 written under a temporary name beside its destination, then renamed into place, so that a reader
@@ -7,10 +8,15 @@ process id and host (``.<name>.<pid>@<host>.<random>.tmp``), so that what a kill
 is recognised and removed (:func:`remove_stale_temporaries`) while a live writer's files are left
 alone.  A write of a known large size is checked against the free space first, and a disk that
 fills during a write raises :class:`InsufficientSpace`, naming the file, in human units.
+
+Nothing classic writes or reads runs pickle: arrays are ``.npy``/``.npz`` loaded with
+``allow_pickle=False``, everything else JSON, YAML or text.
 """
 from __future__ import annotations
 
 import errno
+import json
+import math
 import os
 import re
 import shutil
@@ -18,6 +24,8 @@ import socket
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 UMASK = os.umask(0)
 os.umask(UMASK)
@@ -124,3 +132,62 @@ def remove_stale_temporaries(root, recursive: bool = True) -> list[Path]:
                 pass
         dirs[:] = [d for d in dirs if not (_TEMPORARY.match(d) or _LEGACY_TEMPORARY.match(d))]
     return removed
+
+
+# -- the formats -------------------------------------------------------------------------------------
+
+def save_npy(path, array) -> Path:
+    array = np.asarray(array)
+    return atomic_write(path, lambda f: np.save(f, array, allow_pickle=False), array.nbytes)
+
+
+def save_npz(path, **arrays) -> Path:
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    return atomic_write(path, lambda f: np.savez(f, **arrays), sum(a.nbytes for a in arrays.values()))
+
+
+def json_text(obj) -> str:
+    """``obj`` as strict JSON (RFC 8259): numpy scalars and arrays as numbers and lists, paths as
+    strings, and NaN or infinity, which JSON cannot hold (Python would write a bare ``NaN``), as null."""
+    return json.dumps(_plain(obj), indent=2, allow_nan=False)
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _plain(obj.item())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def save_json(path, obj) -> Path:
+    return atomic_write(path, lambda f: f.write(json_text(obj).encode()))
+
+
+def save_text(path, text: str) -> Path:
+    return atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def load_npy(path) -> np.ndarray:
+    """A ``.npy`` file as an array.  Object arrays are refused (``ValueError``): loading them runs pickle,
+    which can execute code, and no file classic writes holds one."""
+    return np.load(path, allow_pickle=False)
+
+
+def load_npz(path) -> dict:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def load_json(path):
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,90 @@
+"""Stage ``svm``: the one-vs-rest linear SVMs of a split and their scores on its test images.
+
+* ``svm.solver: kernel`` — LIBLINEAR on the Gram matrix (:class:`classic.learn.LinearSVM`), C fixed or
+  chosen by cross-validation on the training images (:func:`classic.learn.choose_C`); the model is
+  kept in kernel form (dual coefficients over the training rows);
+* ``sgd`` / ``dcd`` — streaming solvers reading the training rows from the store batch by batch; the
+  model is the weight vectors (float16) and biases.  DCD's dual variables live in a file beside the
+  model during the fit, so memory does not grow with the number of training images.
+
+Every solver writes ``scores.npy`` (test images x classes, -inf for a class unseen in training),
+``test_labels.npy``, ``index.npz`` and ``svm.json`` (the solver, C, what chose it).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ...backend import to_numpy
+from ...io import load_npy, load_npz, save_json, save_npy, save_npz
+from ...learn import DualCoordinateSVM, LinearSVM, SGDLinearSVM, choose_C, scores_for_classes
+from ..context import RunContext
+from ..stage import StageOutput
+from ..store import FeatureStore, RowFile
+
+
+def kernel_form(ctx: RunContext, kernel: StageOutput, split, n_classes: int) -> StageOutput:
+    """LIBLINEAR on the split's Gram matrix."""
+    cfg, s = ctx.config, ctx.config.svm
+    key = ctx.stages.key("svm", asdict(s), kernel.key, split.train_labels.tolist(), split.test_labels.tolist())
+
+    def compute(folder: Path):
+        gram = load_npy(kernel.folder / "gram.npy")
+        index = load_npz(kernel.folder / "index.npz")
+        labels = np.concatenate([split.train_labels, split.test_labels])
+        t = len(index["train"])
+        y_train, k_train = labels[index["train"]], gram[:t]
+        C, cv = s.C, {}
+        if s.C_grid:
+            C, cv = choose_C(k_train, y_train, s.C_grid, n_classes=n_classes, cv_folds=s.cv_folds, loss=s.loss,
+                             tol=s.tol, max_iter=s.max_iter, seed=cfg.seed, n_jobs=cfg.run.n_jobs)
+        svm = LinearSVM(C=C, loss=s.loss, tol=s.tol, max_iter=s.max_iter, n_jobs=cfg.run.n_jobs).fit_kernel(k_train,
+                                                                                                         y_train)
+        test_rows = index["everything"] >= len(split.train)
+        save_npy(folder / "scores.npy", scores_for_classes(svm.decision_function_kernel(gram[test_rows]), svm.classes_,
+                                                           n_classes))
+        save_npy(folder / "test_labels.npy", labels[index["everything"][test_rows]])
+        save_npz(folder / "index.npz", **index)
+        # the model in kernel form: scores of a new vector x are dual_coef @ (X_train[train] x) + intercept
+        save_npz(folder / "model.npz", dual_coef=svm.dual_coef_, intercept=svm.intercept_, classes=svm.classes_)
+        save_json(folder / "svm.json", {"solver": "kernel", "C": C, "cv": cv})
+    return ctx.stages.run("svm", key, split.name, compute)
+
+
+def streaming(ctx: RunContext, encoded: StageOutput, split, n_classes: int) -> StageOutput:
+    """All one-vs-rest SVMs by mini-batch SGD or dual coordinate descent, streaming from the store."""
+    cfg, s = ctx.config, ctx.config.svm
+    key = ctx.stages.key("svm", asdict(s), encoded.key, cfg.backend, split.train_labels.tolist(),
+                         split.test_labels.tolist())
+    n_train = len(split.train)
+
+    def compute(folder: Path):
+        store = FeatureStore(encoded.folder, n_train + len(split.test))
+        labels = np.concatenate([split.train_labels, split.test_labels])
+        train, everything = store.train_and_test_rows(n_train)
+        test = everything[len(train):]
+        common = dict(batch_size=s.batch_size, max_epochs=s.max_epochs, patience=s.patience,
+                      validation_fraction=s.validation_fraction, loss=s.loss, backend=cfg.backend, seed=cfg.seed)
+        if s.solver == "sgd":
+            svm = SGDLinearSVM(s.lam, eta0=s.sgd_eta0, average=s.sgd_average, **common).fit(store.subset(train),
+                                                                                            labels[train])
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            dual = RowFile(folder / "dual.f32", (len(train), len(np.unique(labels[train]))))
+            try:
+                svm = DualCoordinateSVM(s.lam, tol=s.dcd_tol, **common).fit(store.subset(train), labels[train],
+                                                                            dual=dual)
+            finally:
+                dual.close()
+                dual.path.unlink()
+        save_npy(folder / "scores.npy", scores_for_classes(svm.decision_function(store.subset(test)), svm.classes_,
+                                                           n_classes))
+        save_npy(folder / "test_labels.npy", labels[test])
+        save_npz(folder / "index.npz", train=train, everything=everything)
+        save_npz(folder / "model.npz", coef=to_numpy(svm.coef_).astype(np.float16),
+                 intercept=to_numpy(svm.intercept_), classes=svm.classes_)
+        save_json(folder / "svm.json", {"solver": s.solver, "C": None, "best_epoch": svm.best_epoch_,
+                                        "selected_by": svm.selected_by_, "history": svm.history_})
+    return ctx.stages.run("svm", key, split.name, compute)

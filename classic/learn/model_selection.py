@@ -1,0 +1,61 @@
+"""Choosing the SVM's cost C by cross-validation on the training set only.
+
+Stratified k-fold over the training images: for each C of the grid, an SVM is fitted on k - 1 folds
+(its Gram matrix is the training Gram matrix's sub-block: nothing is recomputed) and scored on the
+held-out fold; the C with the best mean per-class accuracy over the folds wins (the larger C on a
+tie, which the order of the grid decides).  Test images are never seen.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from .metrics import evaluate, scores_for_classes
+from .svm import LinearSVM
+
+
+def choose_C(K, y, C_grid, *, n_classes: int, cv_folds: int = 3, loss: str = "squared_hinge", tol: float = 1e-4,
+             max_iter: int = 5000, seed: int = 0, n_jobs: int = -1) -> tuple[float, dict]:
+    """The C of ``C_grid`` with the best mean per-class accuracy in stratified k-fold CV.
+
+    Parameters
+    ----------
+    K : (n, n) array
+        The training Gram matrix.
+    y : (n,) int array
+        Training labels, in ``range(n_classes)``.
+    C_grid : sequence of float
+    n_classes : int
+    cv_folds, seed : int
+        Folds, and the seed of their shuffle.
+    loss, tol, max_iter, n_jobs
+        As :class:`~classic.learn.LinearSVM`.
+
+    Returns
+    -------
+    best : float
+    scores : dict
+        ``str(C)`` -> mean per-class accuracy over the folds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.normal(-1, 1, (30, 4)), rng.normal(1, 1, (30, 4))])
+    >>> best, scores = choose_C(X @ X.T, np.repeat([0, 1], 30), [0.01, 1.0], n_classes=2, n_jobs=1)
+    >>> best in (0.01, 1.0), sorted(scores)
+    (True, ['0.01', '1.0'])
+    """
+    y = np.asarray(y)
+    folds = list(StratifiedKFold(cv_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+    scores = {}
+    for C in C_grid:
+        accuracies = []
+        for fit_idx, val_idx in folds:
+            svm = LinearSVM(C=C, loss=loss, tol=tol, max_iter=max_iter, n_jobs=n_jobs)
+            svm.fit_kernel(K[np.ix_(fit_idx, fit_idx)], y[fit_idx])
+            s = scores_for_classes(svm.decision_function_kernel(K[np.ix_(val_idx, fit_idx)]), svm.classes_, n_classes)
+            accuracies.append(evaluate(s, y[val_idx], n_classes)["mean_class_accuracy"])
+        scores[str(C)] = float(np.mean(accuracies))
+    best = max(C_grid, key=lambda c: scores[str(c)])
+    return float(best), scores
