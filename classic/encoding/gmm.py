@@ -46,7 +46,7 @@ from threadpoolctl import threadpool_limits
 
 from ..backend import array_module
 from ..validation import check_array, check_is_fitted
-from .kmeans import kmeans_plus_plus, lloyd, nearest_centres
+from .kmeans import kmeans_plus_plus, lloyd, nearest_centres, seeding_draws
 
 _CHUNK = 8192               # points per E-step block: (K, chunk) posteriors of 8 MiB at K = 256 stay in cache
 _LOG_POSTERIOR_CUT = -30.0  # log-posteriors are floored 30 below the largest (see DiagonalGMM.responsibilities)
@@ -226,8 +226,8 @@ class DiagonalGMM(DensityMixin, BaseEstimator):
         n, k = X.shape[0], self.n_components
         sample = X[xp.asarray(rng.choice(n, min(n, self.init_sample), replace=False))]
         if self.init == "kmeans":
-            centres, assignment = lloyd(sample[None], kmeans_plus_plus(sample[None], k, rng.random((1, k))),
-                                        self.init_max_iter)
+            seeds = kmeans_plus_plus(sample[None], k, *seeding_draws(rng, len(sample), k))
+            centres, assignment = lloyd(sample[None], seeds, self.init_max_iter)
         elif self.init == "random":
             centres = sample[xp.asarray(rng.choice(len(sample), k, replace=False))][None]
             assignment = nearest_centres(sample[None], centres)

@@ -36,18 +36,25 @@ from ..validation import check_array, check_is_fitted
 DISTANCE_BYTES = 4 * 2 ** 20      # bound on one (G, rows, K) float32 distance block (see the module docstring)
 
 
-def kmeans_plus_plus(X, k: int, uniform):
-    """k-means++ seeds (G, k, m) of G problems ``X`` (G, n, m); ``uniform`` (G, k): the draws in [0, 1).
+def seeding_draws(rng: np.random.Generator, n: int, k: int, problems: int = 1):
+    """The random numbers of :func:`kmeans_plus_plus` for ``problems`` problems of n points: the first
+    seeds' indices (G,) and the uniform draws (G, k - 1) of the others, all drawn at once, so that a
+    problem's seeds do not depend on how problems are grouped."""
+    return rng.integers(n, size=problems), rng.random((k - 1, problems)).T
 
-    Seed j of problem g is the point at which the cumulative sum of :math:`D(x)^2` passes
-    ``uniform[g, j]`` times its total (the inverse of the distribution function; the first seed is
-    uniform over the points).  The sums run in float64, exact enough for millions of points.
+
+def kmeans_plus_plus(X, k: int, first, uniform):
+    """k-means++ seeds (G, k, m) of G problems ``X`` (G, n, m) from :func:`seeding_draws`.
+
+    Seed 0 of problem g is point ``first[g]``; seed j > 0 is the point at which the normalised
+    cumulative sum of :math:`D(x)^2` first exceeds ``uniform[g, j - 1]`` (the inverse of the
+    distribution function), summed in float64, exact enough for millions of points.
 
     Examples
     --------
     >>> import numpy as np
     >>> X = np.array([[[0.0], [0.1], [10.0], [10.1]]], dtype=np.float32)
-    >>> seeds = kmeans_plus_plus(X, 2, np.array([[0.0, 0.5]]))
+    >>> seeds = kmeans_plus_plus(X, 2, np.array([0]), np.array([[0.5]]))
     >>> sorted(round(float(c)) for c in seeds[0, :, 0])     # one seed in each group
     [0, 10]
     """
@@ -57,15 +64,17 @@ def kmeans_plus_plus(X, k: int, uniform):
     rows = xp.arange(G)
     norms = (X * X).sum(axis=2)
     centres = xp.empty((G, k, m), dtype=X.dtype)
-    chosen = xp.minimum((uniform[:, 0] * n).astype(xp.int64), n - 1)
+    chosen = xp.asarray(first, dtype=xp.int64)
     closest = None
     for j in range(k):
         if j:
-            cdf = xp.cumsum(closest, axis=1, dtype=xp.float64)
+            p = closest.astype(xp.float64)
+            total = p.sum(axis=1, keepdims=True)
             # all distances zero (fewer distinct points than k): the draw is uniform over the points
-            target = xp.where(cdf[:, -1] > 0, uniform[:, j] * cdf[:, -1], uniform[:, j] * n)
-            cdf = xp.where(cdf[:, -1:] > 0, cdf, xp.arange(1, n + 1, dtype=xp.float64)[None, :])
-            chosen = xp.minimum((cdf <= target[:, None]).sum(axis=1), n - 1)
+            p = xp.where(total > 0, p, 1.0)
+            cdf = xp.cumsum(p / xp.where(total > 0, total, n), axis=1)
+            cdf /= cdf[:, -1:]
+            chosen = xp.minimum((cdf <= uniform[:, j - 1:j]).sum(axis=1), n - 1)
         centre = X[rows, chosen]                                                   # (G, m)
         # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2: one batched matrix-vector product per step
         distance = norms - 2 * xp.matmul(X, centre[:, :, None])[..., 0] + (centre * centre).sum(axis=1)[:, None]
@@ -166,7 +175,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         rng = np.random.default_rng(self.seed)
         limit = self.max_points_per_centroid * self.n_clusters
         subsample = X[xp.asarray(np.sort(rng.choice(len(X), limit, replace=False)))] if len(X) > limit else X
-        seeds = kmeans_plus_plus(subsample[None], self.n_clusters, rng.random((1, self.n_clusters)))
+        seeds = kmeans_plus_plus(subsample[None], self.n_clusters, *seeding_draws(rng, len(subsample), self.n_clusters))
         centres, _ = lloyd(subsample[None], seeds, self.max_iter)
         self.cluster_centers_ = centres[0]
         self.labels_ = nearest_centres(X[None], centres)[0]

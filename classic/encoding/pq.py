@@ -36,7 +36,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..backend import array_module
 from ..validation import check_array, check_is_fitted
-from .kmeans import DISTANCE_BYTES, kmeans_plus_plus, lloyd, nearest_centres
+from .kmeans import DISTANCE_BYTES, kmeans_plus_plus, lloyd, nearest_centres, seeding_draws
 
 
 class ProductQuantizer(TransformerMixin, BaseEstimator):
@@ -108,12 +108,12 @@ class ProductQuantizer(TransformerMixin, BaseEstimator):
         M = X.shape[1] // m
         # the seeding's random numbers are drawn for all sub-quantisers at once, so that the result does
         # not depend on how they are grouped
-        uniform = np.random.default_rng(self.seed).random((M, K))
+        first, uniform = seeding_draws(np.random.default_rng(self.seed), n, K, M)
         codebooks = xp.empty((M, K, m), dtype=xp.float32)
         error, energy = 0.0, 0.0
         for group in self._groups(n, M):
             sub = self._subvectors(X, group)
-            seeds = kmeans_plus_plus(sub, K, uniform[group.start:group.stop])
+            seeds = kmeans_plus_plus(sub, K, first[group.start:group.stop], uniform[group.start:group.stop])
             centroids, codes = lloyd(sub, seeds, self.max_iter)
             codebooks[group.start:group.stop] = centroids
             residual = sub - xp.take_along_axis(centroids, codes[..., None], axis=1)
