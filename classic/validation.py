@@ -15,10 +15,11 @@ from .backend import array_module
 FLOATS = (np.float32, np.float64)
 
 
-def check_array(estimator, X, *, reset: bool, dtype=FLOATS, min_samples: int = 1, y=None):
+def check_array(estimator, X, *, reset: bool, dtype=FLOATS, min_samples: int = 1, y="no_validation"):
     """``X`` (and ``y``) checked for ``estimator``: a 2-D array of finite numbers with at least
     ``min_samples`` rows, of one of the ``dtype`` types (else converted to the first); on ``reset``
-    (``fit``) its number of columns is recorded as ``n_features_in_``, otherwise it must match.
+    (``fit``) its number of columns is recorded as ``n_features_in_``, otherwise it must match.  With
+    ``y`` (a supervised fit), returns ``(X, y)``; ``y=None`` there is refused.
 
     NumPy input (or anything array-like) goes through scikit-learn's ``validate_data``; a CuPy array
     stays on its device and gets the same checks there.
@@ -26,8 +27,6 @@ def check_array(estimator, X, *, reset: bool, dtype=FLOATS, min_samples: int = 1
     xp = array_module(X)
     if xp is np:
         kwargs = dict(dtype=list(dtype), ensure_min_samples=min_samples)
-        if y is None:
-            return validate_data(estimator, X, reset=reset, **kwargs)
         return validate_data(estimator, X, y, reset=reset, **kwargs)
     name = type(estimator).__name__
     if X.ndim != 2:
@@ -43,7 +42,11 @@ def check_array(estimator, X, *, reset: bool, dtype=FLOATS, min_samples: int = 1
     elif X.shape[1] != estimator.n_features_in_:
         raise ValueError(f"X has {X.shape[1]} features, but {name} is expecting {estimator.n_features_in_} "
                          f"features as input")
-    return X if y is None else (X, y)
+    if isinstance(y, str) and y == "no_validation":
+        return X
+    if y is None:
+        raise ValueError(f"This {name} estimator requires y to be passed, but the target y is None.")
+    return X, y
 
 
 def check_image(image, mode: str, name: str):

@@ -144,6 +144,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     cluster_centers_ : (K, D) array, on the input's backend
     labels_ : (n,) int array
         Nearest centre of each training point.
+    n_iter_ : int
+        Lloyd iterations run (``max_iter``).
     mean_distance_ : float
         Mean squared distance of the training points to their nearest centre (the length scale of
         soft assignment in :mod:`classic.encoding.bow`).
@@ -178,6 +180,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         seeds = kmeans_plus_plus(subsample[None], self.n_clusters, *seeding_draws(rng, len(subsample), self.n_clusters))
         centres, _ = lloyd(subsample[None], seeds, self.max_iter)
         self.cluster_centers_ = centres[0]
+        self.n_iter_ = self.max_iter
         self.labels_ = nearest_centres(X[None], centres)[0]
         distances = ((X - self.cluster_centers_[self.labels_]) ** 2).sum(axis=1)
         self.mean_distance_ = float(distances.mean())

@@ -77,6 +77,11 @@ class ProductQuantizer(TransformerMixin, BaseEstimator):
         self.max_iter = max_iter
         self.seed = seed
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = []      # the output is uint8 codes, whatever the input
+        return tags
+
     def _check(self, X, reset: bool):
         # float16 stays float16 (the PQ training vectors are held so); each group is cast to float32
         X = check_array(self, X, reset=reset, dtype=(np.float32, np.float16, np.float64))
@@ -120,6 +125,7 @@ class ProductQuantizer(TransformerMixin, BaseEstimator):
             error += float((residual * residual).sum())
             energy += float((sub * sub).sum())
         self.codebooks_ = codebooks
+        self.n_iter_ = self.max_iter
         self.distortion_ = error / max(energy, 1e-30)
         return self
 

@@ -13,6 +13,7 @@ each class's positives and negatives get equal total weight, the reweighting Per
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
@@ -51,10 +52,11 @@ class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
         xp = self._xp
         return xp.asarray(np.where(labels[:, None] == np.arange(len(self.classes_))[None, :], 1, -1), dtype=xp.float32)
 
-    def _check_input(self, X, y=None, reset=False):
+    def _check_input(self, X, y="no_validation", reset=False):
         """Arrays are checked in full; a store (any array-like of rows with ``shape``, read in batches) by
         its shape only: checking its values would read it all."""
-        if isinstance(X, np.ndarray) or hasattr(X, "__cuda_array_interface__") or not hasattr(X, "shape"):
+        if (isinstance(X, np.ndarray) or hasattr(X, "__cuda_array_interface__") or not hasattr(X, "shape")
+                or scipy.sparse.issparse(X)):
             return check_array(self, X, reset=reset, y=y)
         if len(X.shape) != 2:
             raise ValueError(f"{type(self).__name__} expects rows (n, d), got shape {X.shape}")
@@ -63,7 +65,11 @@ class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
         elif X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input")
-        return X if y is None else (X, column_or_1d(np.asarray(y), warn=True))
+        if isinstance(y, str) and y == "no_validation":
+            return X
+        if y is None:
+            raise ValueError(f"This {type(self).__name__} estimator requires y to be passed, but the target y is None.")
+        return X, column_or_1d(np.asarray(y), warn=True)
 
     def fit(self, X, y):
         """Fit on rows ``X`` (n, d): an array, or any array-like indexable by sorted row indices (a store)."""
@@ -94,7 +100,8 @@ class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
         state.update(self._begin(n, n_classes, d))
         best, stale, self.history_ = None, 0, []
         # with a held-out slice, the pass with the best held-out mean class accuracy is kept (early
-        # stopping); without one there is nothing to choose by, and the model is the last pass's
+        # stopping; on a tie the later pass, nearer the optimum); without one there is nothing to choose
+        # by, and the model is the last pass's
         self.selected_by_ = "held_out_mean_class_accuracy" if len(held_out) else "last_epoch"
         for epoch in range(1, self.max_epochs + 1):
             W, b = self._epoch(state, X, labels, train, epoch, rng)
@@ -105,6 +112,8 @@ class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
                     best, stale = (accuracy, W.copy(), b.copy(), epoch), 0
                 else:
                     stale += 1
+                    if accuracy == best[0]:
+                        best = (accuracy, W.copy(), b.copy(), epoch)
             else:
                 best = (None, W, b, epoch)
             self.history_.append({**record, **self._progress(state)})
