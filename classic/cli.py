@@ -205,6 +205,7 @@ def _cmd_download(args) -> int:
 
 
 def main(argv=None) -> int:
+    """The ``classic`` command line: parse ``argv`` (default ``sys.argv[1:]``), run the subcommand, return its exit status."""
     parser = argparse.ArgumentParser(prog="classic", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -137,11 +137,13 @@ def remove_stale_temporaries(root, recursive: bool = True) -> list[Path]:
 # -- the formats -------------------------------------------------------------------------------------
 
 def save_npy(path, array) -> Path:
+    """An array to ``path`` (``.npy``, no pickle), atomically; returns the path."""
     array = np.asarray(array)
     return atomic_write(path, lambda f: np.save(f, array, allow_pickle=False), array.nbytes)
 
 
 def save_npz(path, **arrays) -> Path:
+    """Named arrays to ``path`` (``.npz``, no pickle), atomically; returns the path."""
     arrays = {k: np.asarray(v) for k, v in arrays.items()}
     return atomic_write(path, lambda f: np.savez(f, **arrays), sum(a.nbytes for a in arrays.values()))
 
@@ -171,10 +173,12 @@ def _plain(obj):
 
 
 def save_json(path, obj) -> Path:
+    """``obj`` to ``path`` as strict JSON (:func:`json_text`), atomically; returns the path."""
     return atomic_write(path, lambda f: f.write(json_text(obj).encode()))
 
 
 def save_text(path, text: str) -> Path:
+    """``text`` to ``path`` (UTF-8), atomically; returns the path."""
     return atomic_write(path, lambda f: f.write(text.encode()))
 
 
@@ -185,9 +189,11 @@ def load_npy(path) -> np.ndarray:
 
 
 def load_npz(path) -> dict:
+    """The arrays of a ``.npz`` file as a dict (no pickle)."""
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
 
 
 def load_json(path):
+    """A JSON file's content."""
     return json.loads(Path(path).read_text())

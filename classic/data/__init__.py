@@ -15,10 +15,12 @@ from .imagenet import ImageNetDataset
 
 
 def cache_root() -> Path:
+    """Where classic caches stages and downloads: ``$CLASSIC_CACHE``, else ``cache/`` in the current folder."""
     return Path(os.environ.get("CLASSIC_CACHE") or "cache")
 
 
 def data_root(explicit: str | os.PathLike | None = None) -> Path:
+    """Where datasets are looked for: ``explicit``, else ``$CLASSIC_DATA``, else ``<cache root>/datasets``."""
     if explicit:
         return Path(explicit)
     if os.environ.get("CLASSIC_DATA"):

@@ -64,9 +64,11 @@ class Dataset:
     _stats: dict = field(default_factory=dict, init=False, repr=False)     # ref -> "size:mtime" (fingerprint)
 
     def splits(self) -> list[Split]:
+        """The dataset's train/test splits (:class:`Split`), listed once."""
         raise NotImplementedError
 
     def load(self, ref: str, mode: str = "gray", max_side: int | None = 300) -> np.ndarray:
+        """Image ``ref`` decoded as float32 in [0, 1] (``mode`` gray or rgb), longest side at most ``max_side``."""
         raise NotImplementedError
 
     def path(self, ref: str) -> Path | None:
@@ -239,6 +241,7 @@ class ImageFolderDataset(Dataset):
         self.split_file = Path(split_file) if split_file else None
 
     def splits(self) -> list[Split]:
+        """The split file's split, or ``n_splits`` random per-class splits (a separate test tree: one split)."""
         if self.test_root is not None:
             _, test_refs, test_labels, skipped = list_class_folders(self.test_root, self.class_names)
             self.skipped.extend({"file": f"test:{s['file']}", "reason": s["reason"]} for s in skipped)
@@ -258,11 +261,13 @@ class ImageFolderDataset(Dataset):
         return result
 
     def path(self, ref: str) -> Path:
+        """The file of image ``ref`` (``class/file``; ``test:class/file`` in the test tree)."""
         if ref.startswith("test:"):
             return self.test_root / ref[5:]
         return self.root / ref
 
     def load(self, ref: str, mode: str = "gray", max_side: int | None = 300) -> np.ndarray:
+        """Image ``ref`` decoded as float32 in [0, 1] (``mode`` gray or rgb), longest side at most ``max_side``."""
         return load_image(self.path(ref), mode, max_side)
 
 
@@ -301,6 +306,7 @@ class DigitsDataset(Dataset):
         self.n_train, self.n_test, self.n_splits, self.seed, self.size = n_train, n_test, n_splits, seed, size
 
     def splits(self) -> list[Split]:
+        """``n_splits`` random per-class splits of the 1,797 digits."""
         result = []
         for seed in range(self.seed, self.seed + self.n_splits):
             train, test = per_class_random_split(self.labels, self.n_train, self.n_test, seed)
@@ -309,6 +315,7 @@ class DigitsDataset(Dataset):
         return result
 
     def load(self, ref: str, mode: str = "gray", max_side: int | None = 300) -> np.ndarray:
+        """Digit ``ref`` upsampled to ``size`` x ``size``, float32 in [0, 1] (gray, or gray repeated as RGB)."""
         from scipy.ndimage import zoom
         image = zoom(self.images[int(ref.split("/")[1])], self.size / 8, order=1, mode="nearest")
         image = np.clip(image, 0, 1).astype(np.float32)

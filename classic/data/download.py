@@ -41,6 +41,7 @@ _ARCHIVE_ERRORS = (tarfile.TarError, zipfile.BadZipFile, zipfile.LargeZipFile, E
 
 
 class DownloadError(RuntimeError):
+    """A download or extraction that failed; the message says what to do."""
     pass
 
 
@@ -78,6 +79,7 @@ for _name, _archive, _md5 in (("imagenette", "imagenette2", "fe2fc210e6bb7c5664d
 
 
 def md5sum(path: Path, chunk: int = 1 << 20) -> str:
+    """The MD5 hex digest of a file, read in 1 MiB blocks."""
     digest = hashlib.md5()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(chunk), b""):

@@ -53,6 +53,7 @@ def read_ground_truth(path) -> list[int]:
 
 
 def image_number(name: str) -> int:
+    """The number in an ILSVRC file name (``ILSVRC2012_val_00000042.JPEG`` -> 42); ValueError for other names."""
     match = _NUMBER.search(name)
     if not match:
         raise ValueError(f"{name}: expected an ILSVRC file name ending in _<8 digits>.<ext>")
@@ -156,6 +157,7 @@ class ImageNetDataset(Dataset):
             f"or sort the images into <wnid>/ folders")
 
     def splits(self) -> list[Split]:
+        """One split: the training images (at most ``n_train`` per class) and the val or test images."""
         train = np.arange(len(self.train_refs))
         if self.n_train is not None:
             train, _ = per_class_random_split(self.train_labels, self.n_train, 0, self.seed)
@@ -166,7 +168,9 @@ class ImageNetDataset(Dataset):
                       tuple(self.test_refs[i] for i in test), self.test_labels[test])]
 
     def path(self, ref: str) -> Path:
+        """The file of image ``ref``."""
         return self.root / ref
 
     def load(self, ref: str, mode: str = "gray", max_side: int | None = 300) -> np.ndarray:
+        """Image ``ref`` decoded as float32 in [0, 1] (``mode`` gray or rgb), longest side at most ``max_side``."""
         return load_image(self.path(ref), mode, max_side)

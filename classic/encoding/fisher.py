@@ -111,6 +111,13 @@ def fisher_vector(X, gmm: DiagonalGMM, positions=None, levels=((1, 1),), improve
     """Fisher vector of one image: (n_regions * 2 K D,) from descriptors ``X`` (N, D).
 
     ``positions`` (N, 2) are (x, y) relative to the image size; needed for pyramids beyond 1 x 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).standard_normal((400, 2)).astype(np.float32)
+    >>> fisher_vector(X[:100], DiagonalGMM(n_components=3).fit(X)).shape      # 2 K D
+    (12,)
     """
     xp = array_module(X)
     if positions is None:

@@ -31,6 +31,13 @@ _CPU_BLOCK_ROWS = 4096
 
 
 def n_regions(levels) -> int:
+    """Regions of a pyramid: the sum of columns x rows over its levels (1x1 + 2x2 + 1x3 -> 8).
+
+    Examples
+    --------
+    >>> n_regions([(1, 1), (2, 2), (1, 3)])
+    8
+    """
     return sum(nx * ny for nx, ny in levels)
 
 
@@ -77,6 +84,12 @@ def cell_indices(positions, levels):
 
     A feature is past cut i / n exactly when its region index at a level with n divisions is >= i,
     so cells and regions always agree, whatever the rounding of the positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cell_indices(np.array([[0.1, 0.1], [0.9, 0.9]]), [(1, 1), (2, 2)]).tolist()    # of the 2 x 2 grid
+    [0, 3]
     """
     xp = array_module(positions)
     columns = len(_cuts([nx for nx, _ in levels])) + 1

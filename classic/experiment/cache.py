@@ -29,6 +29,7 @@ except ImportError:         # not a POSIX system: no locking between processes (
 
 
 def stable_hash(*parts) -> str:
+    """A 20-hex-digit SHA-256 of ``parts`` as canonical JSON (sorted keys): the same inputs give the same key on every machine."""
     blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
@@ -68,6 +69,7 @@ class StageLock:
             return ""
 
     def release(self) -> None:
+        """Give the lock up (closing the file releases the flock)."""
         if self._fd is not None:
             os.close(self._fd)          # closing the descriptor releases the flock
             self._fd = None
@@ -81,16 +83,21 @@ class Cache:
         self.root = Path(root)
 
     def folder(self, stage: str, key: str) -> Path:
+        """The folder of stage ``stage`` with key ``key``."""
         return self.root / stage / key
 
     def lock(self, stage: str, key: str) -> StageLock:
+        """The lock of that folder (:class:`StageLock`)."""
         return StageLock(self.folder(stage, key))
 
     def done(self, stage: str, key: str) -> bool:
+        """Whether the stage is finished (its ``done.json`` exists)."""
         return (self.folder(stage, key) / "done.json").exists()
 
     def finish(self, stage: str, key: str, info: dict | None = None) -> None:
+        """Mark the stage finished: ``done.json`` (with ``info``), written last."""
         save_json(self.folder(stage, key) / "done.json", info or {})
 
     def info(self, stage: str, key: str) -> dict:
+        """What ``done.json`` of a finished stage records (time, workers' peak memory)."""
         return load_json(self.folder(stage, key) / "done.json")

@@ -28,6 +28,7 @@ from .build import DESCRIPTORS, ENCODERS, encoded_dimension, make_extractor
 
 
 class ConfigError(ValueError):
+    """A configuration the pipeline cannot run; the message names the key, the value and what is allowed."""
     pass
 
 
@@ -41,6 +42,7 @@ ENCODE_ON = ("auto", "workers", "backend")  # where the per-image stages run; au
 
 @dataclass
 class DataConfig:
+    """``data:``: which dataset, which images, how they are split and resized."""
     dataset: str = "caltech101"          # caltech101 | ilsvrc2012 | ilsvrc2010 | digits | folder
     root: str | None = None              # folder dataset: class-per-folder tree (relative to the data root)
     test_root: str | None = None         # folder dataset: separate test tree with the same classes
@@ -58,6 +60,7 @@ class DataConfig:
 
 @dataclass
 class FeatureConfig:
+    """``features:``: the local descriptors and their dense grid."""
     kind: str = "dsift"                  # dsift | colour (local colour statistics, 96-D, same grid)
     bin_sizes: list[int] = field(default_factory=lambda: [4, 6, 8, 10])
     step: int = 3
@@ -69,6 +72,7 @@ class FeatureConfig:
 
 @dataclass
 class EncoderConfig:
+    """``encoder:``: PCA, the vocabulary, the encoding, the spatial pyramid and how the encodings are stored."""
     kind: str = "fisher"                 # fisher | vlad | bow
     pca_dims: int | None = 80
     whiten: bool = False
@@ -95,6 +99,7 @@ class EncoderConfig:
 
 @dataclass
 class SVMConfig:
+    """``svm:``: the solver of the one-vs-rest linear SVMs and its settings."""
     solver: str = "kernel"               # kernel: LIBLINEAR on the Gram matrix | sgd: streaming mini-batch SGD
                                          # | dcd: streaming dual coordinate descent
     C: float = 10.0
@@ -115,6 +120,7 @@ class SVMConfig:
 
 @dataclass
 class RunConfig:
+    """``run:``: where and how the work runs (processes, chunks, memory for the Gram matrix, a cluster)."""
     n_jobs: int = -1                     # worker processes (-1: all cores)
     chunk_size: int = 32                 # images per task and per feature-store shard
     kernel_block: int = 1024             # rows per Gram-matrix block read from the store
@@ -126,6 +132,7 @@ class RunConfig:
 
 @dataclass
 class ExperimentConfig:
+    """A whole experiment: name, seed, backend and the five sections."""
     name: str = "experiment"
     seed: int = 0
     backend: str = "numpy"
@@ -136,6 +143,7 @@ class ExperimentConfig:
     run: RunConfig = field(default_factory=RunConfig)
 
     def to_dict(self) -> dict:
+        """The configuration as nested plain dicts."""
         return dataclasses.asdict(self)
 
 
@@ -461,4 +469,5 @@ def load_config(path: str | Path | None = None, overrides=()) -> ExperimentConfi
 
 
 def dump_config(config: ExperimentConfig) -> str:
+    """The configuration as YAML, every value spelled out (what ``config.yaml`` of a run holds)."""
     return yaml.safe_dump(config.to_dict(), sort_keys=False)

@@ -14,6 +14,7 @@ from .stage import Stages
 
 @dataclass
 class RunContext:
+    """One run's shared state, handed to every stage function."""
     config: ExperimentConfig
     stages: Stages
     dataset: Dataset
@@ -25,6 +26,7 @@ class RunContext:
 
     @property
     def on_backend(self) -> bool:
+        """Whether the per-image stages run in this process on the array backend (:func:`runs_on_backend`)."""
         return runs_on_backend(self.config, self.client)
 
     def chunks(self, refs: list) -> list[list]:

@@ -45,6 +45,7 @@ def _matmul_rate() -> float:
 
 def estimate(config: ExperimentConfig, data_root: Path, n_images: int = 16, images: Path | None = None,
              workers: tuple[int, ...] = (1, 4, 16), gpu_results: Path | None = None) -> dict:
+    """The projected cost of running ``config``: per-stage seconds, store size and memory, for this machine, N such machines and one GPU (see the module docstring)."""
     d, enc, s = config.data, config.encoder, config.svm
     if images is not None:
         paths = sorted(p for p in Path(images).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:n_images]

@@ -16,6 +16,7 @@ from .run_folder import summarise, write_run_folder
 
 
 class FusionError(ValueError):
+    """Runs that cannot be fused (different splits or test images, unfinished folders, bad weights)."""
     pass
 
 
@@ -27,6 +28,7 @@ def _array(path: Path) -> np.ndarray:
 
 
 def fuse_runs(folders, out, weights=None) -> dict:
+    """Late fusion of finished runs into the run folder ``out``: their test scores averaged with ``weights`` (equal by default); returns the fused metrics."""
     folders = [Path(f) for f in folders]
     if len(folders) < 2:
         raise FusionError("late fusion needs at least two runs")

@@ -66,6 +66,7 @@ def keep_freed_memory() -> None:
 
 
 def reset_peak_memory() -> None:
+    """Start a new peak-memory measurement for this process (Linux: clear_refs; elsewhere a no-op)."""
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -145,6 +146,7 @@ def _indexed(i, function, task):
 
 
 def cpu_count() -> int:
+    """CPUs this process may use (its affinity mask where the OS has one)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

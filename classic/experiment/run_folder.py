@@ -21,6 +21,7 @@ METRICS = ("top1_error", "top5_error", "mean_class_accuracy")
 
 
 class RunNotFound(FileNotFoundError):
+    """A folder that is not a finished run folder, or whose stages are no longer in the cache."""
     pass
 
 

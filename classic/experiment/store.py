@@ -146,6 +146,7 @@ class FeatureStore:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(rows, dimension) of the stored vectors, as float32 rows come out."""
         if self.quantizer is not None:
             return len(self.valid), self.quantizer.codebooks_.shape[0] * self.quantizer.subvector_dims
         return len(self.valid), (self.shards[0].shape[1] if self.shards else 0)
@@ -171,6 +172,7 @@ class FeatureStore:
         return out
 
     def subset(self, indices) -> "StoreView":
+        """A view of rows ``indices``, indexed from 0 (what the streaming solvers train on)."""
         return StoreView(self, np.asarray(indices))
 
 
@@ -195,6 +197,7 @@ class RowFile:
             os.pwrite(self._fd, v.tobytes(), int(r) * self._row_bytes)
 
     def close(self) -> None:
+        """Close the file."""
         os.close(self._fd)
 
 
@@ -206,6 +209,7 @@ class StoreView:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(rows in the view, dimension)."""
         return len(self.indices), self.store.shape[1]
 
     def __len__(self) -> int:

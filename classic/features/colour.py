@@ -39,7 +39,16 @@ def _cell_bounds(length: int, bin_size: int, step: int, offset: int, count: int,
 
 
 def local_colour_statistics(image, bin_size: int = 8, step: int = 3, offset: tuple[int, int] = (0, 0)):
-    """Frames (N, 4) as :func:`dsift.dense_sift` (x, y, bin size, 0) and descriptors (N, 96) of an (H, W, 3) image."""
+    """Frames (N, 4) as :func:`dsift.dense_sift` (x, y, bin size, 0) and descriptors (N, 96) of an (H, W, 3) image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.full((32, 32, 3), 0.5, dtype=np.float32)
+    >>> frames, d = local_colour_statistics(image, bin_size=4, step=8)
+    >>> d.shape[1], float(d[0, 0]), float(d[0, 1])      # mean 0.5, standard deviation 0
+    (96, 0.5, 0.0)
+    """
     xp = array_module(image)
     h, w, _ = image.shape
     ox, oy = offset

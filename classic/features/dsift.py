@@ -193,6 +193,14 @@ def dense_sift(image, bin_size: int = 8, step: int = 3, window_size: float = 1.5
     given, is the (N, 128) float32 array the descriptors are written into.  ``renormalise=False``
     skips the final L2 normalisation (for a caller that normalises again, as RootSIFT does: it would
     only rescale each row).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.random.default_rng(0).random((40, 50), dtype=np.float32)
+    >>> frames, descriptors = dense_sift(image, bin_size=4, step=5)
+    >>> frames.shape[1], descriptors.shape[1], bool(np.allclose(np.linalg.norm(descriptors, axis=1)[frames[:, 3] > 0.005], 1, atol=1e-5))
+    (4, 128, True)
     """
     xp = array_module(image)
     image = xp.asarray(image, dtype=xp.float32)
@@ -262,7 +270,15 @@ def normalise_clamp_normalise(d, clamp: float = 0.2, renormalise: bool = True):
 
 
 def root_sift(descriptors, inplace: bool = False):
-    """RootSIFT: L1-normalise then square root (zero descriptors stay zero)."""
+    """RootSIFT: L1-normalise then square root (zero descriptors stay zero).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> d = root_sift(np.array([[1.0, 3.0], [0.0, 0.0]], dtype=np.float32))
+    >>> (d ** 2).sum(axis=1).round(6).tolist()          # unit L2 norm (zero rows stay zero)
+    [1.0, 0.0]
+    """
     xp = array_module(descriptors)
     d = descriptors if inplace else descriptors.copy()
     _divide_rows(d, row_sums(d))
@@ -276,6 +292,14 @@ def phow(image, bin_sizes=(4, 6, 8, 10), step: int = 3, magnif: float = 6.0,
     Before each scale the image is smoothed with sigma = bin size / ``magnif``; scale s's grid starts
     at floor(1.5 (max bin size - s)) so that frame centres line up across scales.
     Returns ``(frames, descriptors)`` as :func:`dense_sift`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.random.default_rng(0).random((60, 60), dtype=np.float32)
+    >>> frames, descriptors = phow(image, bin_sizes=(4, 8), step=4)
+    >>> sorted(set(frames[:, 2].tolist())), descriptors.shape[1]
+    ([4.0, 8.0], 128)
     """
     xp = array_module(image)
     largest = max(bin_sizes)

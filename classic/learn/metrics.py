@@ -15,7 +15,14 @@ from ..backend import to_numpy
 
 
 def top_k(scores, k: int) -> np.ndarray:
-    """(n, k) class indices by decreasing score; equal scores ordered by class index."""
+    """(n, k) class indices by decreasing score; equal scores ordered by class index.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> top_k(np.array([[0.1, 0.7, 0.7, 0.0]]), 2).tolist()      # a tie goes to the lower class index
+    [[1, 2]]
+    """
     scores = np.asarray(to_numpy(scores))
     return np.argsort(-scores, axis=1, kind="stable")[:, :k]
 
@@ -64,7 +71,15 @@ def scores_for_classes(decision, classes, n_classes: int) -> np.ndarray:
 
 
 def evaluate(scores, labels, n_classes: int) -> dict:
-    """All metrics of one test set: top-1/top-5 error, mean per-class accuracy, confusion matrix."""
+    """All metrics of one test set: top-1/top-5 error, mean per-class accuracy, confusion matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = evaluate(np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]), np.array([0, 1, 1]), n_classes=2)
+    >>> round(m["top1_error"], 3), m["mean_class_accuracy"], m["confusion"].tolist()
+    (0.333, 0.75, [[1, 0], [1, 1]])
+    """
     labels = np.asarray(to_numpy(labels))
     predictions = top_k(scores, 1)[:, 0]
     confusion = confusion_matrix(labels, predictions, n_classes)

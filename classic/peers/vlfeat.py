@@ -18,6 +18,7 @@ VL_GMM_KMEANS, VL_GMM_RAND, VL_GMM_CUSTOM = 0, 1, 2
 
 
 class VLFeatUnavailable(RuntimeError):
+    """Debian's ``libvlfeat1`` cannot be loaded (not installed, or a different build)."""
     pass
 
 
@@ -84,6 +85,7 @@ def library() -> ctypes.CDLL:
 
 
 def available() -> bool:
+    """Whether VLFeat's shared library can be loaded here."""
     try:
         library()
         return True
@@ -92,6 +94,7 @@ def available() -> bool:
 
 
 def set_num_threads(n: int) -> None:
+    """Threads VLFeat's own parallel loops use (the benchmarks set one on both sides)."""
     library().vl_set_num_threads(n)
 
 

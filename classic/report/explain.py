@@ -37,6 +37,7 @@ def energy_per_word(vector, encoder) -> np.ndarray:
 
 
 def vocabulary_size(vocabulary) -> int:
+    """Words (GMM components or k-means centres) of a fitted vocabulary."""
     return (vocabulary.means_ if isinstance(vocabulary, DiagonalGMM) else vocabulary.cluster_centers_).shape[0]
 
 

@@ -59,6 +59,7 @@ def run_row(run: dict) -> dict:
 
 
 def reference_row(entry: dict) -> dict:
+    """One table row for a published reference result (an entry of ``references.yaml``)."""
     return {"kind": "reference", "method": entry["method"], "year": entry["year"], "features": "", "encoding": "",
             "dims": None, **{k: entry["metrics"].get(k) for k in METRIC_LABELS},
             **{f"{k}_std": None for k in METRIC_LABELS}, "n_splits": None, "train_images": None,
@@ -109,6 +110,7 @@ def _display(row, table) -> dict:
 
 
 def to_markdown(tables: list[dict]) -> str:
+    """The tables as Markdown, each with its legend and every row's source."""
     lines = []
     for table in tables:
         lines += [f"### {table['title']}", ""]
@@ -130,6 +132,7 @@ def _legend_lines(table, bullet) -> list[str]:
 
 
 def to_csv(tables: list[dict]) -> str:
+    """The tables as one CSV, a row per result, numbers as numbers."""
     import csv
     import io
     fields = ["benchmark", "kind", "method", "year", "features", "encoding", "dims", *METRIC_LABELS,
@@ -145,6 +148,7 @@ def to_csv(tables: list[dict]) -> str:
 
 
 def to_json(tables: list[dict]) -> str:
+    """The tables as strict JSON."""
     from ..io import json_text
     return json_text(tables)
 
@@ -155,6 +159,7 @@ _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
 
 
 def latex_escape(text: str) -> str:
+    """``text`` with LaTeX's special characters escaped (and ±, †, ‡, × as math)."""
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
 
 
