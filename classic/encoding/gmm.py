@@ -134,7 +134,7 @@ class DiagonalGMM(DensityMixin, BaseEstimator):
         """[mu / sigma^2, -1 / (2 sigma^2), constant] (K, 2D + 1), the log-densities' weights on the moments.
 
         Kept until the model's arrays are replaced (each M-step replaces them): an encoder calls this
-        for every block of every image, and rebuilding it cost 0.4 ms, 13% of a 4,096-point block.
+        for every block of every image, and rebuilding it cost 13% of a 4,096-point block's time.
         """
         model = (self.means_, self.variances_, self.weights_)
         # a dict updated in place (made by fit and from_arrays): scoring does not change the estimator's

@@ -36,10 +36,10 @@ from tqdm import tqdm
 
 # glibc malloc's defaults hand large blocks back to the system on free (mmap above ~128 KiB-32 MiB,
 # heap trimmed above twice that); the next array of that size then faults in every page afresh, which
-# costs ~7 us per 4 KiB page on this machine (a fresh 100 MB array: 163 ms to fill, 12 ms reused).
-# Per-image arrays (descriptors, posteriors) below 64 MiB stay in the heap, and up to 512 MiB of freed
-# heap is kept; 96 Caltech images described and encoded 3 times: 538,000 -> 153,000 page faults,
-# 2.9 -> 0.8 s of system time (ad-hoc timing).  Larger arrays (a Gram matrix) still go back on free.
+# costs more than using it (a fresh 100 MB array fills ~13x slower than a reused one).  Per-image
+# arrays (descriptors, posteriors) below 64 MiB stay in the heap, and up to 512 MiB of freed heap is
+# kept: 3.5x fewer page faults and system time for Caltech images described and encoded (measurements
+# in benchmarks/README.md, "Design measurements").  Larger arrays (a Gram matrix) still go back on free.
 _MMAP_THRESHOLD, _TRIM_THRESHOLD = 64 << 20, 512 << 20
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3       # mallopt's parameter numbers (malloc.h)
 _memory_kept = False

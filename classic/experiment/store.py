@@ -31,8 +31,8 @@ def to_float16(x) -> np.ndarray:
     """``x.astype(float16)``, bit for bit (round to nearest, ties to even), at the same speed for every value.
 
     numpy converts values that land in float16's subnormal range (below 2^-14) ~20x slower than the
-    others, ~90 ns each here; 42% of a Caltech-101 Fisher vector's entries are that small, and storing
-    a chunk of 32 vectors took 0.36 s.  Here the bits are computed with integer arithmetic on the
+    others, and 42% of a Caltech-101 Fisher vector's entries are that small (benchmarks/README.md,
+    "Design measurements").  Here the bits are computed with integer arithmetic on the
     float32 bits, branch-free (F. Giesen's round-to-nearest-even float-to-half):
 
     - normal result: rebias the exponent (-112 << 23), add 0xFFF plus the bit that ends up lowest
@@ -165,8 +165,8 @@ class FeatureStore:
             part = np.empty((len(where), shard.shape[1]), dtype=np.uint8 if self.quantizer else np.float32)
             shard.read(self._row[index[where]], part)
             out[where] = self.quantizer.inverse_transform(part) if self.quantizer else part
-        # shards on threads: file reads and numpy's float16 -> float32 conversion release the GIL
-        # (1,024 rows of Caltech-101 Fisher vectors: 3.2 s on one thread, 1.25 s on two)
+        # shards on threads: file reads and numpy's float16 -> float32 conversion release the GIL (2.6x
+        # faster on two threads than on one: benchmarks/README.md, "Design measurements")
         with ThreadPoolExecutor(_READ_THREADS) as pool:
             list(pool.map(read, np.unique(owners)))
         return out

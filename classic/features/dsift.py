@@ -44,8 +44,8 @@ from ..normalise import FLOAT32_EPS, l2_normalise
 N_ORIENTATIONS = 8
 N_SPATIAL_BINS = 4
 DESCRIPTOR_SIZE = N_ORIENTATIONS * N_SPATIAL_BINS * N_SPATIAL_BINS
-# rows of a sampling filter per band product on the CPU: 32 took 5.9 ms for the 4 scales' products of a
-# 240 x 276 image, 64 took 9.3 ms, the whole matrices 16.3 ms
+# rows of a sampling filter per band product on the CPU: 32 beat 64 and the whole matrices (about 1.6x
+# and 2.8x faster; benchmarks/README.md, "Design measurements")
 _BAND_ROWS = 32
 
 

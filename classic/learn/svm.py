@@ -15,12 +15,13 @@ exactly in that span: any factorisation of the linear Gram matrix :math:`K = X X
 (the SVM's dual sees the data only through inner products; LIBLINEAR's bias is an extra constant
 feature, which only adds a constant to every one of them), at a fraction of the memory.  Z is the
 Cholesky factor :math:`K = L L^\top`: n^3 / 3 flops (an eigendecomposition :math:`U \Lambda^{1/2}`
-costs ~10 times as much), and, being triangular, half zeros, which LIBLINEAR skips; on the
-Caltech-101 Gram matrix (3,060 images) LIBLINEAR took 19 s on L against 41 s on
-:math:`U \Lambda^{1/2}`, with the same scores.  When K is (numerically) singular, e.g. with more
-images than dimensions, the eigendecomposition's positive part is used instead.  The classes'
-one-vs-rest problems are independent and run in groups on ``n_jobs`` processes.  The Gram matrix is one matrix product, which the experiment layer computes block by block
-from the feature store.
+costs ~10 times as much), and, being triangular, half zeros, which LIBLINEAR skips: on the
+Caltech-101 Gram matrix (3,060 images) LIBLINEAR ran twice as fast on L as on
+:math:`U \Lambda^{1/2}`, with the same scores (benchmarks/README.md, "Design measurements").
+When K is (numerically) singular, e.g. with more images than dimensions, the eigendecomposition's
+positive part is used instead.  The classes' one-vs-rest problems are independent and run in
+groups on ``n_jobs`` processes.  The Gram matrix is one matrix product, which the experiment layer
+computes block by block from the feature store.
 
 Decision scores: :math:`s_c(x) = \sum_i \alpha_{ci} \, x_i^\top x + b_c` with
 ``dual_coef_`` :math:`\alpha` (classes x training samples); for raw features the weight vectors
@@ -51,7 +52,7 @@ from ..validation import check_array, check_is_fitted
 
 # classes per LIBLINEAR run (see LinearSVM._one_vs_rest): Caltech-101's 102 classes make 2 runs, one per
 # core on a 2-core machine.  Smaller groups cost more in all: each adds one "rest" problem
-# (benchmarks/README.md, "LIBLINEAR's class groups")
+# (benchmarks/README.md, "Design measurements")
 _GROUP_SIZE = 64
 
 
