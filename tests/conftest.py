@@ -100,3 +100,71 @@ def run_experiment(tmp_path, overrides, config="experiments/digits.yaml", data_r
     if render:
         render_run(tmp_path / "run")
     return runner, metrics
+
+
+@pytest.fixture(scope="session")
+def fitted(descriptor_sample):
+    """PCA 32 + GMM K=16 fitted on real (non-zero) dense SIFT descriptors."""
+    from classic.encoding import PCA, DiagonalGMM
+    sample = descriptor_sample
+    pca = PCA(32).fit(sample)
+    gmm = DiagonalGMM(16, max_iter=30, seed=0).fit(pca.transform(sample))
+    return pca, gmm, sample
+
+
+@pytest.fixture(scope="session")
+def vocabulary(real_descriptors, descriptor_sample):
+    """PCA 32 + k-means K = 32 on real (non-zero) dense SIFT descriptors, and one image's projected features."""
+    from classic.encoding import PCA, KMeans
+    pca = PCA(32).fit(descriptor_sample)
+    kmeans = KMeans(32, max_iter=10, seed=0).fit(pca.transform(descriptor_sample))
+    f = real_descriptors[2].without_empty()
+    return pca, kmeans, pca.transform(f.descriptors), f.positions
+
+
+def spawn_python(code: str):
+    """A Python process running ``code``, its stdout piped (for the tests of locks and of killed writers)."""
+    import subprocess
+    import sys
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+
+# three splits of 2 Caltech-101 classes x 10 images, as a class-per-folder dataset (see run_three_splits)
+THREE_SPLITS = ["data.dataset=folder", "data.root=tiny", "data.n_train=4", "data.n_test=3", "data.max_side=64",
+                "data.n_splits=3", "features.bin_sizes=[4]", "features.step=4", "encoder.pca_dims=8",
+                "encoder.n_components=3", "encoder.gmm_max_iter=5", "encoder.sample_images=8",
+                "encoder.sample_size=2000", "encoder.pyramid=[[1, 1], [1, 2]]", "encoder.store_dtype=float32",
+                "run.n_jobs=1", "run.chunk_size=5"]
+
+
+def run_three_splits(tmp_path, overrides):
+    """3 splits of 2 classes x 10 real images; each split's stores checked against its own encoder
+    applied image by image (``quantize``: through the store's PQ codebooks).  Returns (runner, splits)."""
+    import shutil
+    from classic.encoding import ProductQuantizer
+    from classic.experiment.build import build_dataset, fitted_encoder, make_extractor
+    from classic.experiment.store import FeatureStore
+    root = tmp_path / "data" / "tiny"
+    for cls in ("airplanes", "Faces_easy"):
+        (root / cls).mkdir(parents=True, exist_ok=True)
+        for i in range(1, 11):
+            shutil.copy(CALTECH / cls / f"image_{i:04d}.jpg", root / cls / f"image_{i:04d}.jpg")
+    runner, _ = run_experiment(tmp_path, THREE_SPLITS + overrides, data_root=tmp_path / "data")
+    stages = runner.stages
+    assert [s["cached"] for s in stages if s["stage"] == "encode"] == [False, True, True]
+    dataset = build_dataset(runner.config, tmp_path / "data")
+    extractor = make_extractor(runner.config)
+    folders = {s["split"]: {t["stage"]: tmp_path / "cache" / t["stage"] / t["key"] for t in stages
+                            if t["split"] == s["split"]} for s in stages}
+    splits = dataset.splits()
+    for split in splits:
+        f = folders[split.name]
+        encoder = fitted_encoder(runner.config, dict(np.load(f["pca"] / "pca.npz")), dict(np.load(f["gmm"] / "gmm.npz")),
+                                 np)
+        refs = list(split.train) + list(split.test)
+        expected = np.stack([encoder.encode(extractor.extract(dataset.load(r, "gray", 64))) for r in refs])
+        if (f["encode"] / "quantizer.npz").exists():
+            quantizer = ProductQuantizer.from_arrays(dict(np.load(f["encode"] / "quantizer.npz")))
+            expected = quantizer.inverse_transform(quantizer.transform(expected))
+        np.testing.assert_allclose(FeatureStore(f["encode"], len(refs))[np.arange(len(refs))], expected, atol=1e-5)
+    return runner, splits

@@ -4,7 +4,9 @@ import pytest
 
 from classic.cli import main
 from classic.experiment.config import ConfigError, load_config
-from conftest import REPO
+from conftest import REPO, TINY
+from conftest import run_experiment as run
+
 
 CONFIG = str(REPO / "experiments" / "caltech101_quick.yaml")
 
@@ -104,3 +106,54 @@ def test_every_shipped_config_is_valid():
             load_sweep(path)
         else:
             load_config(path)
+
+
+def test_config_overrides_and_errors(tmp_path):
+    from conftest import REPO
+    cfg = load_config(REPO / "experiments/caltech101_fv.yaml", ["svm.C=3", "encoder.n_components=128"])
+    assert cfg.svm.C == 3.0 and isinstance(cfg.svm.C, float) and cfg.encoder.n_components == 128
+    assert cfg.name == "caltech101_fv"
+    with pytest.raises(ConfigError, match="unknown key.*n_componets"):
+        load_config(None, ["encoder.n_componets=3"])
+    with pytest.raises(ConfigError, match="expected an integer"):
+        load_config(None, ["encoder.n_components=lots"])
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config(None, ["svm.C"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_unknown_encoder_is_refused_before_any_work(tmp_path):
+    with pytest.raises(ConfigError, match="encoder.kind"):
+        run(tmp_path, TINY + ["encoder.kind=sparse_coding"])
+
+
+def test_every_experiment_file_is_a_valid_config_or_sweep():
+    from classic.experiment.sweep import load_sweep, sweep_points
+    from classic.experiment.config import build_config
+    from conftest import REPO
+    for path in sorted((REPO / "experiments").glob("*.yaml")):
+        if "sweep:" in path.read_text():
+            base, grid, variants = load_sweep(path)
+            for point in sweep_points(grid, variants):
+                build_config(base, point["overrides"])
+        else:
+            load_config(path)
+
+
+def test_exponent_notation_without_a_dot_is_a_number():
+    assert load_config(None, ["svm.lam=1e-4", "svm.C=2e1"]).svm.lam == 1e-4
+    with pytest.raises(ConfigError, match="expected a number"):
+        load_config(None, ["svm.C=ten"])
+
+
+def test_more_training_images_than_a_class_holds_is_refused_before_any_work(tmp_path, capsys):
+    from classic.cli import main
+    from conftest import FOLDER_TINY, REPO, make_image_folder
+    make_image_folder(tmp_path / "data" / "tiny", {"a": 10, "b": 7})
+    sets = [a for o in FOLDER_TINY + ["data.n_train=12"] for a in ("--set", o)]
+    assert main(["run", str(REPO / "experiments" / "digits.yaml"), "--data-root", str(tmp_path / "data"), *sets,
+                 "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "2 class(es) without test images (a, b)" in err and "use data.n_train <= 6" in err
+    assert not (tmp_path / "run").exists()
