@@ -26,9 +26,10 @@ from classic.experiment import Runner, load_config  # noqa: E402
 from classic.experiment.build import build_dataset  # noqa: E402
 from classic.report.compare import write_comparison  # noqa: E402
 from classic.report.explain import explain  # noqa: E402
-from classic.report.figures import _pyplot, save_figure  # noqa: E402
 from classic.experiment.run_folder import load_run  # noqa: E402
 from classic.experiment.trained import TrainedPipeline  # noqa: E402
+from classic.report.figures import _pyplot, save_figure  # noqa: E402
+from classic.report.render import render_run  # noqa: E402
 
 FIGURES = REPO / "docs" / "figures"
 DPI = 90                 # the committed PNGs stay small; the SVGs next to them (git-ignored) are exact
@@ -41,6 +42,7 @@ def quick_run(root: Path) -> TrainedPipeline:
     except FileNotFoundError:
         config = load_config(REPO / "experiments" / "caltech101_quick.yaml")
         Runner(config, root, cache_root(), QUICK).run()
+        render_run(QUICK)
         return TrainedPipeline(QUICK)
 
 
