@@ -37,15 +37,26 @@ def check_array(estimator, X, *, reset: bool, dtype=FLOATS, min_samples: int = 1
         X = X.astype(dtype[0])
     if not bool(xp.isfinite(X).all()):
         raise ValueError(f"{name}: input contains NaN or infinity")
+    check_feature_count(estimator, X.shape[1], reset)
+    return check_target(estimator, X, y)
+
+
+def check_feature_count(estimator, n_features: int, reset: bool) -> None:
+    """Record (``reset``) or check the number of features, as scikit-learn's ``n_features_in_``."""
     if reset:
-        estimator.n_features_in_ = X.shape[1]
-    elif X.shape[1] != estimator.n_features_in_:
-        raise ValueError(f"X has {X.shape[1]} features, but {name} is expecting {estimator.n_features_in_} "
-                         f"features as input")
+        estimator.n_features_in_ = int(n_features)
+    elif n_features != estimator.n_features_in_:
+        raise ValueError(f"X has {n_features} features, but {type(estimator).__name__} is expecting "
+                         f"{estimator.n_features_in_} features as input")
+
+
+def check_target(estimator, X, y):
+    """``X``, or ``(X, y)`` for a supervised fit (y given as "no_validation" when there is none); a
+    missing y is refused in scikit-learn's words."""
     if isinstance(y, str) and y == "no_validation":
         return X
     if y is None:
-        raise ValueError(f"This {name} estimator requires y to be passed, but the target y is None.")
+        raise ValueError(f"This {type(estimator).__name__} estimator requires y to be passed, but the target y is None.")
     return X, y
 
 
@@ -81,4 +92,4 @@ def check_image(image, mode: str, name: str):
     return image
 
 
-__all__ = ["check_array", "check_image", "check_is_fitted"]
+__all__ = ["check_array", "check_feature_count", "check_image", "check_is_fitted", "check_target"]

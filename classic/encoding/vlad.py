@@ -97,9 +97,11 @@ class VLADEncoder(LocalEncoder):
     >>> import numpy as np
     >>> from classic import DenseSIFT
     >>> rng = np.random.default_rng(0)
-    >>> features = DenseSIFT(bin_sizes=(4,), step=8).transform([rng.random((64, 64), dtype=np.float32)] * 2)
-    >>> VLADEncoder(n_components=4, pca_dims=8, pyramid=((1, 1),)).fit(features).transform(features).shape
-    (2, 32)
+    >>> images = [rng.integers(0, 256, (48, 64), dtype=np.uint8) for _ in range(3)]
+    >>> features = DenseSIFT(bin_sizes=(6,), step=6).transform(images)
+    >>> encoder = VLADEncoder(n_components=4, pca_dims=8, pyramid=((1, 1), (2, 2))).fit(features)
+    >>> encoder.transform(features).shape                # 5 regions x 4 words x 8 dimensions
+    (3, 160)
     """
 
     def __init__(self, n_components: int = 256, *, pca_dims: int | None = 80, whiten: bool = False,

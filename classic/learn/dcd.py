@@ -59,12 +59,12 @@ class DualCoordinateSVM(StreamingLinearSVM):
     Examples
     --------
     >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> X = np.concatenate([rng.normal(-2, 1, (100, 5)), rng.normal(2, 1, (100, 5))]).astype(np.float32)
-    >>> y = np.repeat([0, 1], 100)
-    >>> svm = DualCoordinateSVM(lam=1e-3, batch_size=32).fit(X, y)
-    >>> float((svm.predict(X) == y).mean()) > 0.95
-    True
+    >>> X = np.random.default_rng(1).normal(size=(150, 4)).astype(np.float32)
+    >>> y = np.repeat([0, 1, 2], 50)
+    >>> X[np.arange(150), y] += 4                       # class c lies along axis c
+    >>> svm = DualCoordinateSVM(lam=1e-2, batch_size=50).fit(X, y)
+    >>> svm.decision_function(X).shape, float((svm.predict(X) == y).mean()) > 0.95
+    ((150, 3), True)
     """
 
     def __init__(self, lam: float = 1e-4, *, batch_size: int = 256, max_epochs: int = 30, patience: int = 5,

@@ -19,7 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
 from ..backend import array_module, get_backend, to_numpy
-from ..validation import check_array, check_is_fitted
+from ..validation import check_array, check_feature_count, check_is_fitted, check_target
 
 LOSSES = ("hinge", "squared_hinge")
 
@@ -60,16 +60,9 @@ class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
             return check_array(self, X, reset=reset, y=y)
         if len(X.shape) != 2:
             raise ValueError(f"{type(self).__name__} expects rows (n, d), got shape {X.shape}")
-        if reset:
-            self.n_features_in_ = int(X.shape[1])
-        elif X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                             f"{self.n_features_in_} features as input")
-        if isinstance(y, str) and y == "no_validation":
-            return X
-        if y is None:
-            raise ValueError(f"This {type(self).__name__} estimator requires y to be passed, but the target y is None.")
-        return X, column_or_1d(np.asarray(y), warn=True)
+        check_feature_count(self, X.shape[1], reset)
+        checked = check_target(self, X, y)
+        return checked if checked is X else (X, column_or_1d(np.asarray(y), warn=True))
 
     def fit(self, X, y):
         """Fit on rows ``X`` (n, d): an array, or any array-like indexable by sorted row indices (a store)."""
