@@ -69,12 +69,12 @@ def kmeans_plus_plus(X, k: int, first, uniform):
     for j in range(k):
         if j:
             p = closest.astype(xp.float64)
-            total = p.sum(axis=1, keepdims=True)
-            # all distances zero (fewer distinct points than k): the draw is uniform over the points
-            p = xp.where(total > 0, p, 1.0)
-            cdf = xp.cumsum(p / xp.where(total > 0, total, n), axis=1)
-            cdf /= cdf[:, -1:]
-            chosen = xp.minimum((cdf <= uniform[:, j - 1:j]).sum(axis=1), n - 1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cdf = xp.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+                cdf /= cdf[:, -1:]
+            # the first point past the draw (searchsorted's "right" side); where all distances are zero
+            # (fewer distinct points than k) the cdf is NaN and the first point is taken: any is a duplicate
+            chosen = xp.argmax(cdf > uniform[:, j - 1:j], axis=1)
         centre = X[rows, chosen]                                                   # (G, m)
         # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2: one batched matrix-vector product per step
         distance = norms - 2 * xp.matmul(X, centre[:, :, None])[..., 0] + (centre * centre).sum(axis=1)[:, None]
@@ -114,10 +114,11 @@ def lloyd(X, centres, max_iter: int):
     G, n, m = X.shape
     K = centres.shape[1]
     offsets = (xp.arange(G) * K)[:, None]
+    columns = xp.ascontiguousarray(X.transpose(2, 0, 1)).reshape(m, G * n)     # each dimension contiguous
     for _ in range(max_iter):
         flat = (nearest_centres(X, centres) + offsets).ravel()
         counts = xp.bincount(flat, minlength=G * K).reshape(G, K)
-        sums = xp.stack([xp.bincount(flat, weights=X[..., t].ravel(), minlength=G * K) for t in range(m)],
+        sums = xp.stack([xp.bincount(flat, weights=columns[t], minlength=G * K) for t in range(m)],
                         axis=1).reshape(G, K, m)
         occupied = counts > 0
         centres = xp.where(occupied[..., None], sums / xp.maximum(counts, 1)[..., None], centres).astype(X.dtype)

@@ -91,9 +91,10 @@ class ProductQuantizer(TransformerMixin, BaseEstimator):
             raise ValueError(f"{X.shape[1]} dimensions do not split into sub-vectors of {self.subvector_dims}")
         return X
 
-    def _groups(self, n: int, n_subquantizers: int):
-        """Ranges of sub-quantisers processed together, sized so that their distances fit the bound."""
-        size = max(1, DISTANCE_BYTES // (4 * max(n, 1) * 2 ** self.bits))
+    def _groups(self, n: int, n_subquantizers: int, per_point: int | None = None):
+        """Ranges of sub-quantisers processed together, sized so that their distances (``per_point``
+        bytes per training vector and sub-quantiser; default: a float32 distance per centroid) fit the bound."""
+        size = max(1, DISTANCE_BYTES // (max(n, 1) * (per_point or 4 * 2 ** self.bits)))
         return [range(j, min(j + size, n_subquantizers)) for j in range(0, n_subquantizers, size)]
 
     def _subvectors(self, X, group: range):
@@ -116,14 +117,19 @@ class ProductQuantizer(TransformerMixin, BaseEstimator):
         first, uniform = seeding_draws(np.random.default_rng(self.seed), n, K, M)
         codebooks = xp.empty((M, K, m), dtype=xp.float32)
         error, energy = 0.0, 0.0
-        for group in self._groups(n, M):
-            sub = self._subvectors(X, group)
-            seeds = kmeans_plus_plus(sub, K, first[group.start:group.stop], uniform[group.start:group.stop])
-            centroids, codes = lloyd(sub, seeds, self.max_iter)
-            codebooks[group.start:group.stop] = centroids
-            residual = sub - xp.take_along_axis(centroids, codes[..., None], axis=1)
-            error += float((residual * residual).sum())
-            energy += float((sub * sub).sum())
+        # the seeding's K sequential steps work on (G, n) arrays, far smaller than Lloyd's (G, n, K)
+        # distances: they run on larger groups, so that per-step call overhead is paid once per group
+        for outer in self._groups(n, M, per_point=4 * m + 24):
+            seeds = kmeans_plus_plus(self._subvectors(X, outer), K, first[outer.start:outer.stop],
+                                     uniform[outer.start:outer.stop])
+            for group in self._groups(n, len(outer)):
+                group = range(outer.start + group.start, outer.start + group.stop)
+                sub = self._subvectors(X, group)
+                centroids, codes = lloyd(sub, seeds[group.start - outer.start:group.stop - outer.start], self.max_iter)
+                codebooks[group.start:group.stop] = centroids
+                residual = sub - xp.take_along_axis(centroids, codes[..., None], axis=1)
+                error += float((residual * residual).sum())
+                energy += float((sub * sub).sum())
         self.codebooks_ = codebooks
         self.n_iter_ = self.max_iter
         self.distortion_ = error / max(energy, 1e-30)

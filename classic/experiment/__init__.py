@@ -1,4 +1,5 @@
-"""The experiment layer: configs, the stage cache, parallel execution, the runner. The only code that touches disk."""
+"""The experiment layer: from a configuration to a run folder (configs, building the pipeline, the stages and
+their cache, parallel execution, the runner); see docs/architecture.md."""
 from .config import ExperimentConfig, load_config
 from .runner import Runner
 

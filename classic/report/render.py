@@ -60,13 +60,14 @@ def run_report(config: ExperimentConfig, summary: dict, class_names: list[str], 
     learner = (f"one-vs-rest linear SVM ({s.loss}, C = {s.C if not s.C_grid else 'by CV from ' + str(s.C_grid)})"
                if s.solver == "kernel" else f"one-vs-rest linear SVMs by mini-batch "
                f"{'SGD' if s.solver == 'sgd' else 'dual coordinate descent'} ({s.loss}, lambda = {s.lam:g})")
+    dims = f"{summary['dimension']:,} dims, " if summary.get("dimension") else ""
     lines = [
         f"# {config.name}",
         "",
         f"Dataset **{d.dataset}**: {summary['n_classes']} classes, {summary['n_train']} training / "
         f"{summary['n_test']} test images (split 1 of {summary['n_splits']}).",
         f"Features: {_features(values)}; encoding: {_encoding(values)} (pyramid levels as columns x rows; "
-        f"{summary['dimension']:,} dims, stored as {e.store_dtype}); {learner}.",
+        f"{dims}stored as {e.store_dtype}); {learner}.",
         "",
         "| split | mean class accuracy (%) | top-1 error (%) | top-5 error (%) | train | test | C |",
         "|---|---:|---:|---:|---:|---:|---:|",
