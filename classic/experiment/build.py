@@ -10,16 +10,15 @@ from pathlib import Path
 
 from ..data import Dataset, open_dataset
 from ..encoding import PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder, KMeans, VLADEncoder
+from ..features import DenseSIFT, LocalColourStatistics
 
 
 def _dense_sift(f):
-    from ..features import DenseSIFT
     return DenseSIFT(tuple(f.bin_sizes), step=f.step, magnif=f.magnif, window_size=f.window_size,
                      contrast_threshold=f.contrast_threshold, rootsift=f.rootsift)
 
 
 def _colour(f):
-    from ..features import LocalColourStatistics
     return LocalColourStatistics(tuple(f.bin_sizes), step=f.step)
 
 

@@ -92,9 +92,7 @@ class Runner:
         identity = [d.dataset, d.root, d.test_root, d.size if d.dataset == "digits" else None] + (
             [d.n_classes, d.class_subset, d.test_set] if d.dataset.startswith("ilsvrc") else [])
         self.stages.clear()
-        stages = Stages(self.cache, self.log)
-        stages.records = self.stages
-        ctx = RunContext(cfg, stages, dataset, make_extractor(cfg), get_backend(cfg.backend)[0],
+        ctx = RunContext(cfg, Stages(self.cache, self.log, self.stages), dataset, make_extractor(cfg), get_backend(cfg.backend)[0],
                          self.progress, client, identity)
         # what each split's images were when the run read them (sizes, modification times)
         fingerprints = {split.name: dataset.fingerprint(list(split.train) + list(split.test)) for split in splits}

@@ -37,10 +37,10 @@ class StageOutput:
 class Stages:
     """The stages of one run: keys, cache-or-compute under lock, and the records of what each cost."""
 
-    def __init__(self, cache: Cache, log=print):
+    def __init__(self, cache: Cache, log=print, records: list | None = None):
         self.cache = cache
         self.log = log
-        self.records: list[dict] = []
+        self.records: list[dict] = [] if records is None else records       # appended to, one per stage
 
     @staticmethod
     def key(name: str, *parts) -> str:

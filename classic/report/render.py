@@ -16,7 +16,7 @@ from ..experiment.run_folder import confusion_matrices, load_run
 from ..io import load_json, save_text
 from ..learn.metrics import per_class_accuracy
 from .figures import confusion_figure, per_class_figure, sweep_figure
-from .tables import _encoding, _features
+from .tables import encoding_text, features_text
 
 
 def render_run(folder) -> Path:
@@ -66,7 +66,7 @@ def run_report(config: ExperimentConfig, summary: dict, class_names: list[str], 
         "",
         f"Dataset **{d.dataset}**: {summary['n_classes']} classes, {summary['n_train']} training / "
         f"{summary['n_test']} test images (split 1 of {summary['n_splits']}).",
-        f"Features: {_features(values)}; encoding: {_encoding(values)} (pyramid levels as columns x rows; "
+        f"Features: {features_text(values)}; encoding: {encoding_text(values)} (pyramid levels as columns x rows; "
         f"{dims}stored as {e.store_dtype}); {learner}.",
         "",
         "| split | mean class accuracy (%) | top-1 error (%) | top-5 error (%) | train | test | C |",

@@ -10,7 +10,8 @@ DATA_LEGEND = {"=": "the same train/test split as our run", "†": "same protoco
                "‡": "another test set (that year's ILSVRC test set)"}
 
 
-def _features(config: dict) -> str:
+def features_text(config: dict) -> str:
+    """The descriptors of a run's config (a dict), as a table cell: "dense SIFT 4/6/8/10 step 3, RootSIFT, PCA 80"."""
     f, e = config["features"], config["encoder"]
     name = "local colour statistics" if f.get("kind") == "colour" else "dense SIFT"
     text = f"{name} {'/'.join(map(str, f['bin_sizes']))} step {f['step']}"
@@ -18,7 +19,8 @@ def _features(config: dict) -> str:
     return text + (f", PCA {e['pca_dims']}" if e.get("pca_dims") else "")
 
 
-def _encoding(config: dict) -> str:
+def encoding_text(config: dict) -> str:
+    """The encoding of a run's config (a dict), as a table cell: "improved FV, K = 256, 1x1 + 2x2 + 1x3"."""
     e = config["encoder"]
     kind = e.get("kind", "fisher")
     pyramid = " + ".join(f"{a}x{b}" for a, b in e["pyramid"])
@@ -46,8 +48,8 @@ def run_row(run: dict) -> dict:
     splits = ", ".join(s["split"] for s in m["splits"])
     return {
         "kind": "ours", "method": f"classic ({config['name']})", "year": None,
-        "features": _features(config) + (f" + late fusion of {len(fusion['members'])} runs" if fusion else ""),
-        "encoding": _encoding(config) + {"sgd": ", SGD SVM", "dcd": ", DCD SVM"}.get(config.get("svm", {}).get("solver"), ""),
+        "features": features_text(config) + (f" + late fusion of {len(fusion['members'])} runs" if fusion else ""),
+        "encoding": encoding_text(config) + {"sgd": ", SGD SVM", "dcd": ", DCD SVM"}.get(config.get("svm", {}).get("solver"), ""),
         "dims": m.get("dimension"),
         **{k: 100 * m[k] for k in METRIC_LABELS},
         **{f"{k}_std": 100 * m[f"{k}_std"] if m["n_splits"] > 1 else None for k in METRIC_LABELS},
