@@ -125,6 +125,22 @@ def bench_dsift(table, images, repeats):
         table.add(stage, "OpenCV SIFT.compute (grid)", None, note="opencv-python not installed")
 
 
+def bench_hog(table, images, repeats):
+    """Dalal–Triggs HOG (8-px cells, 2 x 2 blocks, 9 bins, L2-Hys) of the same images: ours vs scikit-image."""
+    from classic.features.hog import hog
+    stage = f"HOG Dalal-Triggs 8px cells 2x2 blocks ({len(images)} imgs)"
+    o = timeit(lambda: [hog(im) for im in images], repeats)
+    table.add(stage, "classic", o)
+    try:
+        from skimage.feature import hog as skimage_hog
+    except ImportError:
+        table.add(stage, "skimage hog", None, note="scikit-image not installed")
+        return
+    s = timeit(lambda: [skimage_hog(im, cells_per_block=(2, 2), feature_vector=False) for im in images], repeats)
+    worst = max(float(np.abs(a - b).max()) for a, b in zip(o["result"], s["result"]))
+    table.add(stage, "skimage hog", s, o, note=f"max |difference| {worst:.1e}")
+
+
 def real_points(images, n, dims=80, seed=0):
     d = np.concatenate([phow(im)[1] for im in images])
     d = d[nonzero_rows(d)]
@@ -308,9 +324,9 @@ def main(argv=None):
     parser.add_argument("--run", default="runs/caltech101_fv", help="run folder for the per-stage image rates")
     parser.add_argument("--json", default="benchmarks/results.json")
     parser.add_argument("--only", nargs="*", default=None,
-                        choices=["decode", "dsift", "gmm", "fisher", "kmeans", "pq", "svm", "run"])
+                        choices=["decode", "dsift", "hog", "gmm", "fisher", "kmeans", "pq", "svm", "run"])
     args = parser.parse_args(argv)
-    only = set(args.only or ["decode", "dsift", "gmm", "fisher", "kmeans", "pq", "svm", "run"])
+    only = set(args.only or ["decode", "dsift", "hog", "gmm", "fisher", "kmeans", "pq", "svm", "run"])
 
     env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     print(f"threads={args.threads}  {platform.processor() or platform.machine()}  OPENBLAS_CORETYPE="
@@ -329,6 +345,8 @@ def main(argv=None):
             bench_decode(table, paths, args.repeats)
         if "dsift" in only:
             bench_dsift(table, images, args.repeats)
+        if "hog" in only:
+            bench_hog(table, images, args.repeats)
         if only & {"gmm", "fisher", "kmeans", "pq"}:
             points = real_points(images, 1_000_000 if args.large else 100_000)
             if "gmm" in only:
