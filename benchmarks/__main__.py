@@ -139,6 +139,16 @@ def bench_hog(table, images, repeats):
     s = timeit(lambda: [skimage_hog(im, cells_per_block=(2, 2), feature_vector=False) for im in images], repeats)
     worst = max(float(np.abs(a - b).max()) for a, b in zip(o["result"], s["result"]))
     table.add(stage, "skimage hog", s, o, note=f"max |difference| {worst:.1e}")
+    from classic.features.hog import uoctti_hog
+    stage = f"HOG UoCTTI 31-D 8px cells ({len(images)} imgs)"
+    u = timeit(lambda: [uoctti_hog(im) for im in images], repeats)
+    table.add(stage, "classic", u)
+    if vlfeat.available():
+        v = timeit(lambda: [vlfeat.hog(im, 8) for im in images], repeats)
+        worst = max(float(np.abs(a - b).max()) for a, b in zip(u["result"], v["result"]))
+        table.add(stage, "VLFeat vl_hog", v, u, note=f"max |difference| {worst:.1e}")
+    else:
+        table.add(stage, "VLFeat vl_hog", None, note="VLFeat not installed")
 
 
 def real_points(images, n, dims=80, seed=0):

@@ -13,7 +13,23 @@ The Dalal–Triggs descriptor, as scikit-image's ``hog`` defines it:
    block's histograms, stacked, are normalised by L2-Hys (Lowe's rule): :math:`v / \sqrt{\lVert v
    \rVert^2 + \epsilon^2}`, clipped at 0.2, normalised again; :math:`\epsilon = 10^{-5}`.
 
-The cell histograms are sums, as Dalal & Triggs accumulate them (scikit-image's are the same sums
+The Felzenszwalb (UoCTTI) descriptor, as VLFeat's ``vl_hog`` defines it (:func:`uoctti_hog`): 31
+numbers per cell of ``cell_size`` pixels.
+
+1. The same centred gradient (interior pixels only); each pixel's gradient direction goes to the
+   nearest of 2n *signed* directions :math:`\pm(\cos k\pi/n, \sin k\pi/n)` (hard assignment) and its
+   magnitude is split bilinearly between the four cells whose centres surround it (cell c's centre at
+   :math:`(c + \tfrac12)\,\text{cell\_size}`); VLFeat counts :math:`\lfloor(\text{size} +
+   \text{cell\_size}/2) / \text{cell\_size}\rfloor` cells per axis (scikit-image floors
+   size / cell_size: the last, at least half-covered cell is VLFeat's extra one).
+2. Each cell is normalised by each of the four 2 x 2-cell blocks that hold it (edge cells reuse their
+   own row or column), :math:`f_i = 1 / \sqrt{E_i + 10^{-4}}` with :math:`E_i` the block's energy of
+   *unsigned* histograms :math:`u_k = h_k + h_{k+n}`; every normalised value is clipped at 0.2.
+3. The 31 numbers: the 2n = 18 signed bins and the n = 9 unsigned bins, each
+   :math:`\tfrac12\sum_i \min(0.2, f_i h)`, and 4 texture numbers
+   :math:`\tfrac{1}{\sqrt{18}} \sum_k \min(0.2, f_i u_k)`, one per block.
+
+The Dalal–Triggs cell histograms are sums, as Dalal & Triggs accumulate them (scikit-image's are the same sums
 in some versions and means over the cell in others: the block normalisation makes the two agree up
 to :math:`\epsilon`).  Binning and cell sums are array operations (a one-hot product per cell
 row), so the same code runs on the GPU.
@@ -22,6 +38,9 @@ References
 ----------
 Dalal, N., Triggs, B. (2005). Histograms of oriented gradients for human detection. CVPR.
 https://doi.org/10.1109/CVPR.2005.177
+
+Felzenszwalb, P. F., Girshick, R. B., McAllester, D., Ramanan, D. (2010). Object detection with
+discriminatively trained part-based models. IEEE TPAMI 32(9). https://doi.org/10.1109/TPAMI.2009.167
 """
 from __future__ import annotations
 
@@ -109,3 +128,63 @@ def hog(image, cell_size: int = 8, block_size: int = 2, n_orientations: int = 9)
     (7, 5, 2, 2, 9)
     """
     return block_normalise(cell_histograms(image, cell_size, n_orientations), block_size)
+
+
+def _bilinear_weights(length: int, cell_size: int, n_cells: int, xp):
+    """(n_cells, length) weights with which each interior pixel votes into the two cells around it."""
+    position = (xp.arange(length, dtype=xp.float32) + xp.float32(0.5)) / xp.float32(cell_size) - xp.float32(0.5)
+    left = xp.floor(position)
+    right_weight = position - left
+    left = left.astype(xp.int64)
+    weights = xp.zeros((n_cells, length), dtype=xp.float32)
+    pixels = xp.arange(1, length - 1)                        # border pixels have no gradient
+    for cell, weight in ((left, 1 - right_weight), (left + 1, right_weight)):
+        keep = pixels[(cell[pixels] >= 0) & (cell[pixels] < n_cells)]
+        weights[cell[keep], keep] = weight[keep]
+    return weights
+
+
+def uoctti_hog(image, cell_size: int = 8, n_orientations: int = 9):
+    """Felzenszwalb (UoCTTI) HOG of a gray (H, W) float image: (cells_y, cells_x, 3 n + 4), as VLFeat's
+    ``vl_hog`` (see the module docstring); 31 numbers per cell for n = 9.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> edge = np.zeros((32, 40), dtype=np.float32)
+    >>> edge[:, 20:] = 1                                   # brighter to the right: direction 0
+    >>> cells = uoctti_hog(edge)
+    >>> cells.shape, [round(float(v), 3) for v in cells[1, 2, [0, 18, 27]]]   # signed bin 0, unsigned bin 0, texture
+    ((4, 5, 31), [0.4, 0.4, 0.047])
+    """
+    xp = array_module(image)
+    image = image.astype(xp.float32, copy=False)
+    h, w = image.shape
+    n = n_orientations
+    cy, cx = (h + cell_size // 2) // cell_size, (w + cell_size // 2) // cell_size
+    gy, gx = gradient(image)
+    magnitude = xp.sqrt(gx * gx + gy * gy)
+    unit = xp.maximum(magnitude, xp.float32(1e-10))
+    angles = xp.arange(n, dtype=xp.float64) * (math.pi / n)
+    # the nearest of the 2n signed directions: the largest |u . d_k| over the n directions d_k in
+    # [0, pi) (the first on a tie, VLFeat's rule), signed by that dot product
+    scores = (gx / unit)[None] * xp.cos(angles).astype(xp.float32)[:, None, None] + \
+        (gy / unit)[None] * xp.sin(angles).astype(xp.float32)[:, None, None]          # (n, H, W)
+    nearest = xp.argmax(xp.abs(scores), axis=0)
+    negative = xp.take_along_axis(scores, nearest[None], axis=0)[0] < 0
+    direction = nearest + n * negative                                               # one of 2n
+    rows, columns = _bilinear_weights(h, cell_size, cy, xp), _bilinear_weights(w, cell_size, cx, xp)
+    one_hot = (direction[None] == xp.arange(2 * n)[:, None, None]) * magnitude[None]  # (2n, H, W)
+    signed = xp.matmul(xp.matmul(rows, one_hot), columns.T)                          # (2n, cy, cx)
+    unsigned = signed[:n] + signed[n:]
+    energy = (unsigned.astype(xp.float64) ** 2).sum(axis=0)
+    padded = xp.pad(energy, 1, mode="edge")
+    blocks = padded[:-1, :-1] + padded[:-1, 1:] + padded[1:, :-1] + padded[1:, 1:]    # (cy + 1, cx + 1)
+    factors = 1 / xp.sqrt(xp.stack([blocks[:-1, :-1], blocks[:-1, 1:], blocks[1:, :-1], blocks[1:, 1:]]) + 1e-4)
+
+    def clipped(histograms):           # (m, cy, cx) -> (4, m, cy, cx): each block's normalisation, clipped
+        return xp.minimum(factors[:, None] * histograms.astype(xp.float64)[None], L2_HYS_CLIP)
+    unsigned_clipped = clipped(unsigned)
+    texture = unsigned_clipped.sum(axis=1) / math.sqrt(2 * n)                         # (4, cy, cx)
+    out = xp.concatenate([0.5 * clipped(signed).sum(axis=0), 0.5 * unsigned_clipped.sum(axis=0), texture])
+    return out.transpose(1, 2, 0).astype(xp.float32)

@@ -1,7 +1,7 @@
 """ctypes binding to VLFeat (Debian ``libvlfeat1``: ``libvl.so.1``, version 0.9.21).
 
 Only what the parity tests and benchmarks call: ``vl_dsift``, ``vl_imsmooth``, ``vl_gmm``,
-``vl_fisher``.  ``vl_dsift``'s setters are inline functions in the header, so the filter struct is
+``vl_fisher``, ``vl_hog``.  ``vl_dsift``'s setters are inline functions in the header, so the filter struct is
 mirrored here and its fields set directly before ``_vl_dsift_update_buffers``.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 VL_TYPE_FLOAT = 1
 VL_FISHER_FLAG_IMPROVED = 0x1 | 0x2
 VL_GMM_KMEANS, VL_GMM_RAND, VL_GMM_CUSTOM = 0, 1, 2
+VL_HOG_VARIANT_DALAL_TRIGGS, VL_HOG_VARIANT_UOCTTI = 0, 1
 
 
 class VLFeatUnavailable(RuntimeError):
@@ -81,6 +82,14 @@ def library() -> ctypes.CDLL:
     lib.vl_fisher_encode.restype = S
     lib.vl_fisher_encode.argtypes = [P, ctypes.c_int, P, S, S, P, P, P, S, ctypes.c_int]
     lib.vl_set_num_threads.argtypes = [S]
+    lib.vl_hog_new.restype = P
+    lib.vl_hog_new.argtypes = [ctypes.c_int, S, ctypes.c_int]
+    lib.vl_hog_delete.argtypes = [P]
+    lib.vl_hog_put_image.argtypes = [P, P, S, S, S, S]
+    lib.vl_hog_extract.argtypes = [P, P]
+    for getter in ("vl_hog_get_width", "vl_hog_get_height", "vl_hog_get_dimension"):
+        getattr(lib, getter).restype = S
+        getattr(lib, getter).argtypes = [P]
     return lib
 
 
@@ -181,3 +190,21 @@ def fisher(data: np.ndarray, means: np.ndarray, covariances: np.ndarray, priors:
                                _ptr(priors), _ptr(data), data.shape[0],
                                VL_FISHER_FLAG_IMPROVED if improved else 0)
     return out
+
+
+def hog(image: np.ndarray, cell_size: int, variant: int = VL_HOG_VARIANT_UOCTTI,
+        n_orientations: int = 9) -> np.ndarray:
+    """``vl_hog`` of a row-major (H, W) float32 image: (cells_y, cells_x, dimension), cells as VLFeat
+    counts them, ``(size + cell_size // 2) // cell_size``."""
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    h, w = image.shape
+    lib = library()
+    hog = lib.vl_hog_new(variant, n_orientations, 0)
+    try:
+        lib.vl_hog_put_image(hog, _ptr(image), w, h, 1, cell_size)
+        width, height, dimension = lib.vl_hog_get_width(hog), lib.vl_hog_get_height(hog), lib.vl_hog_get_dimension(hog)
+        out = np.empty((dimension, height, width), dtype=np.float32)
+        lib.vl_hog_extract(hog, _ptr(out))
+    finally:
+        lib.vl_hog_delete(hog)
+    return out.transpose(1, 2, 0)
