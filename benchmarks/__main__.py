@@ -151,6 +151,27 @@ def bench_hog(table, images, repeats):
         table.add(stage, "VLFeat vl_hog", None, note="VLFeat not installed")
 
 
+def bench_lbp(table, images, repeats):
+    """Uniform LBP codes (8 neighbours, radius 1, nri_uniform) of the same images: ours vs scikit-image."""
+    import warnings
+
+    from classic.features.lbp import lbp_codes
+    gray = [np.round(255 * im).astype(np.uint8) for im in images]         # scikit-image's recommended input
+    stage = f"LBP codes 8 neighbours r=1 nri_uniform ({len(images)} imgs)"
+    o = timeit(lambda: [lbp_codes(im) for im in gray], repeats)
+    table.add(stage, "classic", o)
+    try:
+        from skimage.feature import local_binary_pattern
+    except ImportError:
+        table.add(stage, "skimage local_binary_pattern", None, note="scikit-image not installed")
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = timeit(lambda: [local_binary_pattern(im, 8, 1, method="nri_uniform") for im in gray], repeats)
+    differ = sum(int((a != b).sum()) for a, b in zip(o["result"], s["result"]))
+    table.add(stage, "skimage local_binary_pattern", s, o, note=f"{differ} codes differ")
+
+
 def real_points(images, n, dims=80, seed=0):
     d = np.concatenate([phow(im)[1] for im in images])
     d = d[nonzero_rows(d)]
@@ -334,9 +355,9 @@ def main(argv=None):
     parser.add_argument("--run", default="runs/caltech101_fv", help="run folder for the per-stage image rates")
     parser.add_argument("--json", default="benchmarks/results.json")
     parser.add_argument("--only", nargs="*", default=None,
-                        choices=["decode", "dsift", "hog", "gmm", "fisher", "kmeans", "pq", "svm", "run"])
+                        choices=["decode", "dsift", "hog", "lbp", "gmm", "fisher", "kmeans", "pq", "svm", "run"])
     args = parser.parse_args(argv)
-    only = set(args.only or ["decode", "dsift", "hog", "gmm", "fisher", "kmeans", "pq", "svm", "run"])
+    only = set(args.only or ["decode", "dsift", "hog", "lbp", "gmm", "fisher", "kmeans", "pq", "svm", "run"])
 
     env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     print(f"threads={args.threads}  {platform.processor() or platform.machine()}  OPENBLAS_CORETYPE="
@@ -357,6 +378,8 @@ def main(argv=None):
             bench_dsift(table, images, args.repeats)
         if "hog" in only:
             bench_hog(table, images, args.repeats)
+        if "lbp" in only:
+            bench_lbp(table, images, args.repeats)
         if only & {"gmm", "fisher", "kmeans", "pq"}:
             points = real_points(images, 1_000_000 if args.large else 100_000)
             if "gmm" in only:
