@@ -125,20 +125,27 @@ def bench_dsift(table, images, repeats):
         table.add(stage, "OpenCV SIFT.compute (grid)", None, note="opencv-python not installed")
 
 
+def skimage_feature(table, stage: str, peer: str, name: str):
+    """``skimage.feature.<name>``, or None with the row "not installed" recorded for ``peer``."""
+    try:
+        import skimage.feature
+    except ImportError:
+        table.add(stage, peer, None, note="scikit-image not installed")
+        return None
+    return getattr(skimage.feature, name)
+
+
 def bench_hog(table, images, repeats):
     """Dalal–Triggs HOG (8-px cells, 2 x 2 blocks, 9 bins, L2-Hys) of the same images: ours vs scikit-image."""
     from classic.features.hog import hog
     stage = f"HOG Dalal-Triggs 8px cells 2x2 blocks ({len(images)} imgs)"
     o = timeit(lambda: [hog(im) for im in images], repeats)
     table.add(stage, "classic", o)
-    try:
-        from skimage.feature import hog as skimage_hog
-    except ImportError:
-        table.add(stage, "skimage hog", None, note="scikit-image not installed")
-        return
-    s = timeit(lambda: [skimage_hog(im, cells_per_block=(2, 2), feature_vector=False) for im in images], repeats)
-    worst = max(float(np.abs(a - b).max()) for a, b in zip(o["result"], s["result"]))
-    table.add(stage, "skimage hog", s, o, note=f"max |difference| {worst:.1e}")
+    skimage_hog = skimage_feature(table, stage, "skimage hog", "hog")
+    if skimage_hog is not None:
+        s = timeit(lambda: [skimage_hog(im, cells_per_block=(2, 2), feature_vector=False) for im in images], repeats)
+        worst = max(float(np.abs(a - b).max()) for a, b in zip(o["result"], s["result"]))
+        table.add(stage, "skimage hog", s, o, note=f"max |difference| {worst:.1e}")
     from classic.features.hog import uoctti_hog
     stage = f"HOG UoCTTI 31-D 8px cells ({len(images)} imgs)"
     u = timeit(lambda: [uoctti_hog(im) for im in images], repeats)
@@ -160,10 +167,8 @@ def bench_lbp(table, images, repeats):
     stage = f"LBP codes 8 neighbours r=1 nri_uniform ({len(images)} imgs)"
     o = timeit(lambda: [lbp_codes(im) for im in gray], repeats)
     table.add(stage, "classic", o)
-    try:
-        from skimage.feature import local_binary_pattern
-    except ImportError:
-        table.add(stage, "skimage local_binary_pattern", None, note="scikit-image not installed")
+    local_binary_pattern = skimage_feature(table, stage, "skimage local_binary_pattern", "local_binary_pattern")
+    if local_binary_pattern is None:
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
