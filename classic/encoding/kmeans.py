@@ -179,10 +179,11 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         limit = self.max_points_per_centroid * self.n_clusters
         subsample = X[xp.asarray(np.sort(rng.choice(len(X), limit, replace=False)))] if len(X) > limit else X
         seeds = kmeans_plus_plus(subsample[None], self.n_clusters, *seeding_draws(rng, len(subsample), self.n_clusters))
-        centres, _ = lloyd(subsample[None], seeds, self.max_iter)
+        centres, assigned = lloyd(subsample[None], seeds, self.max_iter)
         self.cluster_centers_ = centres[0]
         self.n_iter_ = self.max_iter
-        self.labels_ = nearest_centres(X[None], centres)[0]
+        # lloyd has assigned the points it fitted on: all of them unless they were subsampled
+        self.labels_ = assigned[0] if subsample is X else nearest_centres(X[None], centres)[0]
         distances = ((X - self.cluster_centers_[self.labels_]) ** 2).sum(axis=1)
         self.mean_distance_ = float(distances.mean())
         return self

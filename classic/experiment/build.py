@@ -83,4 +83,4 @@ def fitted_encoder(config, pca_arrays: dict, vocabulary_arrays: dict, xp):
 
 def encoded_dimension(config) -> int:
     """The length of the config's encoding (the encoder's own formula, on the extractor's descriptors)."""
-    return make_encoder(config).output_dimension(DESCRIPTORS[config.features.kind](config.features).descriptor_size)
+    return make_encoder(config).output_dimension(make_extractor(config).descriptor_size)

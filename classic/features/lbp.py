@@ -27,15 +27,13 @@ import numpy as np
 from ..backend import array_module
 
 
-def _bilinear(image, dr: float, dc: float):
-    """``image`` read at (r + dr, c + dc) for every pixel, bilinearly, 0 outside (scikit-image's rule).
+def _bilinear(padded, pad: int, h: int, w: int, dr: float, dc: float):
+    """The (h, w) image inside ``padded`` (``pad`` zeros around it) read at (r + dr, c + dc) for every
+    pixel, bilinearly, 0 outside (scikit-image's rule).
 
     The weights are the fractional parts of each pixel's own coordinates r + dr and c + dc, as
     scikit-image computes them: their last bits depend on r and c, and the codes compare exactly."""
-    xp = array_module(image)
-    h, w = image.shape
-    padded = xp.zeros((h + 4, w + 4), dtype=image.dtype)          # |offset| <= 1 + rounding: 2 pixels suffice
-    padded[2:-2, 2:-2] = image
+    xp = array_module(padded)
     r0, c0 = math.floor(dr), math.floor(dc)
     r1, c1 = math.ceil(dr), math.ceil(dc)
     rows = xp.arange(h, dtype=xp.float64) + dr
@@ -44,7 +42,7 @@ def _bilinear(image, dr: float, dc: float):
     fc = (columns - xp.floor(columns))[None, :]
 
     def at(r, c):
-        return padded[2 + r:2 + r + h, 2 + c:2 + c + w]
+        return padded[pad + r:pad + r + h, pad + c:pad + c + w]
     top = (1 - fc) * at(r0, c0) + fc * at(r0, c1)
     bottom = (1 - fc) * at(r1, c0) + fc * at(r1, c1)
     return (1 - fr) * top + fr * bottom
@@ -68,7 +66,12 @@ def lbp_codes(image, n_points: int = 8, radius: float = 1.0):
     P = n_points
     angles = 2 * np.pi * np.arange(P, dtype=np.float64) / P
     rows, columns = np.round(-radius * np.sin(angles), 5), np.round(radius * np.cos(angles), 5)
-    bits = xp.stack([(_bilinear(image, float(dr), float(dc)) - image >= 0) for dr, dc in zip(rows, columns)])
+    h, w = image.shape
+    pad = math.ceil(radius) + 1                 # zeros around the image reach every neighbour's 4 pixels
+    padded = xp.zeros((h + 2 * pad, w + 2 * pad), dtype=xp.float64)          # made once for the P neighbours
+    padded[pad:-pad, pad:-pad] = image
+    bits = xp.stack([(_bilinear(padded, pad, h, w, float(dr), float(dc)) - image >= 0)
+                     for dr, dc in zip(rows, columns)])
     bits = bits.astype(xp.int64)                                                     # (P, H, W)
     n_ones = bits.sum(axis=0)
     changes = xp.abs(bits[1:] - bits[:-1]).sum(axis=0)
