@@ -49,7 +49,7 @@ BAD_VALUES = [
     ("run.cluster=local:0", "run.cluster = 'local:0'"),
     ("run.encode_on=gpu", "run.encode_on = 'gpu'"),
     ("seed=-1", "seed = -1"),
-    ("features.kind=hog", "features.kind = 'hog'"),
+    ("features.kind=gist", "features.kind = 'gist'"),
     ("features.magnif=0", "features.magnif = 0.0"),
     ("svm.C=[1", "--set svm.C: not valid YAML"),
     ("svm.C=!!python/object/apply:os.system [ls]", "could not determine a constructor"),

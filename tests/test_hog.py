@@ -4,7 +4,8 @@ import pytest
 from skimage import data
 from skimage.feature import hog as skimage_hog
 
-from classic.features.hog import block_normalise, cell_histograms, hog, uoctti_hog
+from classic.features import DenseHOG
+from classic.features.hog import block_normalise, cell_histograms, dense_hog, hog, uoctti_hog
 from classic.peers import vlfeat
 from conftest import CALTECH, SAMPLE_IMAGES, requires_caltech, requires_vlfeat
 
@@ -72,3 +73,45 @@ def test_uoctti_layout_signed_unsigned_texture_on_an_edge():
     np.testing.assert_allclose(cell[27:], 0.2 / np.sqrt(18), rtol=1e-6)    # per block: the edge bin clipped at 0.2
     flipped = uoctti_hog(edge[:, ::-1].copy())[1, 2]
     assert flipped[9] == pytest.approx(0.4) and flipped[0] == 0     # the opposite direction: bin n + 0
+
+
+@requires_vlfeat
+@requires_caltech
+@pytest.mark.parametrize("cell_size", [4, 8])
+def test_dense_uoctti_descriptors_stack_vl_hogs_2x2_cells_at_their_shared_corner(cell_size):
+    from classic.data import load_image
+    image = load_image(CALTECH / SAMPLE_IMAGES[0], "gray", 300)
+    frames, descriptors = dense_hog(image, cell_size, "uoctti")
+    cells = vlfeat.hog(image, cell_size)                           # (cy, cx, 31)
+    cy, cx = cells.shape[:2]
+    assert descriptors.shape == ((cy - 1) * (cx - 1), 124)
+    reference = np.concatenate([cells[:-1, :-1], cells[:-1, 1:], cells[1:, :-1], cells[1:, 1:]], axis=2)
+    np.testing.assert_allclose(descriptors, reference.reshape(-1, 124), atol=1e-6)
+    j, i = 3, 2                                                    # group (row 2, column 3)
+    assert frames[i * (cx - 1) + j].tolist() == [(j + 1) * cell_size, (i + 1) * cell_size, cell_size, 0]
+
+
+@requires_caltech
+def test_dense_dalal_triggs_descriptors_are_scikit_images_blocks():
+    from classic.data import load_image
+    image = load_image(CALTECH / SAMPLE_IMAGES[1], "gray", 300)
+    frames, descriptors = dense_hog(image, 6, "dalal_triggs")
+    ref = skimage_hog(image, orientations=9, pixels_per_cell=(6, 6), cells_per_block=(2, 2), block_norm="L2-Hys",
+                      feature_vector=False)
+    assert descriptors.shape == (ref.shape[0] * ref.shape[1], 36)
+    assert np.abs(descriptors - ref.reshape(-1, 36)).max() < 5e-4
+    assert frames[:, 0].max() == ref.shape[1] * 6 and frames[:, 1].max() == ref.shape[0] * 6
+
+
+def test_dense_hog_extractor_scales_and_small_images():
+    image = np.random.default_rng(1).integers(0, 256, (50, 70), dtype=np.uint8)
+    for variant, size in (("uoctti", 124), ("dalal_triggs", 36)):
+        extractor = DenseHOG(cell_sizes=(4, 8), variant=variant)
+        features = extractor.extract(image)
+        assert extractor.descriptor_size == size == features.descriptors.shape[1]
+        assert len(features) == sum(len(dense_hog(image / np.float32(255), c, variant)[1]) for c in (4, 8))
+        assert (features.positions >= 0).all() and (features.positions < 1).all()
+        # an image with fewer than 2 x 2 cells of the largest size keeps the smaller scale only
+        assert len(extractor.extract(image[:11, :11])) == len(dense_hog(image[:11, :11] / np.float32(255), 4, variant)[1])
+    with pytest.raises(ValueError, match="variant"):
+        dense_hog(np.zeros((20, 20), np.float32), 4, "felzenszwalb")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..data import Dataset, open_dataset
 from ..encoding import PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder, KMeans, VLADEncoder
-from ..features import DenseSIFT, LocalColourStatistics
+from ..features import DenseHOG, DenseLBP, DenseSIFT, LocalColourStatistics
 
 
 def _dense_sift(f):
@@ -18,12 +18,19 @@ def _dense_sift(f):
                      contrast_threshold=f.contrast_threshold, rootsift=f.rootsift)
 
 
-def _colour(f):
-    return LocalColourStatistics(tuple(f.bin_sizes), step=f.step)
+# features.kind -> (extractor from the ``features`` section, the keys of that section it reads)
+DESCRIPTORS = {
+    "dsift": (_dense_sift, ("bin_sizes", "step", "magnif", "window_size", "contrast_threshold", "rootsift")),
+    "colour": (lambda f: LocalColourStatistics(tuple(f.bin_sizes), step=f.step), ("bin_sizes", "step")),
+    "hog": (lambda f: DenseHOG(tuple(f.bin_sizes), variant=f.hog_variant), ("bin_sizes", "hog_variant")),
+    "lbp": (lambda f: DenseLBP(tuple(f.bin_sizes)), ("bin_sizes",)),
+}
 
 
-# features.kind -> extractor from the ``features`` section
-DESCRIPTORS = {"dsift": _dense_sift, "colour": _colour}
+def descriptor_identity(features) -> dict:
+    """What a ``features`` section's descriptors depend on: its kind and the keys that kind reads (the
+    stages' cache keys hold this, so a key another kind reads does not invalidate them)."""
+    return {"kind": features.kind, **{k: getattr(features, k) for k in DESCRIPTORS[features.kind][1]}}
 
 
 def _common(e) -> dict:
@@ -60,7 +67,7 @@ def build_dataset(config, data_root: Path) -> Dataset:
 
 def make_extractor(config):
     """The descriptor extractor of a config's ``features`` section."""
-    return DESCRIPTORS[config.features.kind](config.features)
+    return DESCRIPTORS[config.features.kind][0](config.features)
 
 
 def make_encoder(config):

@@ -23,6 +23,7 @@ import numpy as np
 from ..backend import BACKENDS
 from ..encoding.bow import KERNEL_MAPS
 from ..features.dsift import frame_extent
+from ..features.hog import HOG_VARIANTS
 from ..learn.streaming import LOSSES
 from .build import DESCRIPTORS, ENCODERS, encoded_dimension, make_extractor
 
@@ -62,8 +63,11 @@ class DataConfig:
 class FeatureConfig:
     """``features:``: the local descriptors and their dense grid."""
     kind: str = "dsift"                  # dsift | colour (local colour statistics, 96-D, same grid)
-    bin_sizes: list[int] = field(default_factory=lambda: [4, 6, 8, 10])
-    step: int = 3
+                                         # | hog (2 x 2 cells) | lbp (2 x 2 cells of 59-bin histograms)
+    bin_sizes: list[int] = field(default_factory=lambda: [4, 6, 8, 10])   # one scale each: SIFT bin, colour
+                                         # cell, HOG or LBP cell size in pixels
+    step: int = 3                        # dsift, colour: grid step (hog, lbp: one cell)
+    hog_variant: str = "uoctti"          # hog: uoctti (124-D) | dalal_triggs (36-D)
     magnif: float = 6.0
     window_size: float = 1.5
     contrast_threshold: float = 0.005
@@ -323,6 +327,7 @@ _RULES = [
     ("features.kind", *_choice(tuple(FEATURE_KINDS))),
     ("features.bin_sizes", *_int_list()),
     ("features.step", *_integer(1)),
+    ("features.hog_variant", *_choice(HOG_VARIANTS)),
     ("features.magnif", *_number()),
     ("features.window_size", *_number()),
     ("features.contrast_threshold", *_number(strict=False)),

@@ -9,6 +9,8 @@ from ..backend import array_module
 from ..validation import check_image
 from .colour import COLOUR_DESCRIPTOR_SIZE, local_colour_statistics, multiscale_colour_statistics
 from .dsift import DESCRIPTOR_SIZE, dense_sift, phow, root_sift
+from .hog import HOG_DESCRIPTOR_SIZES, HOG_VARIANTS, dense_hog, hog, multiscale_dense_hog, uoctti_hog
+from .lbp import LBP_DESCRIPTOR_SIZE, dense_lbp, lbp_codes, lbp_histograms, multiscale_dense_lbp
 
 
 @dataclass
@@ -152,5 +154,63 @@ class LocalColourStatistics(_DenseExtractor):
         return multiscale_colour_statistics(image, tuple(self.bin_sizes), self.step)
 
 
-__all__ = ["COLOUR_DESCRIPTOR_SIZE", "DESCRIPTOR_SIZE", "DenseSIFT", "LocalColourStatistics", "LocalFeatures",
-           "dense_sift", "local_colour_statistics", "multiscale_colour_statistics", "nonzero_rows", "phow", "root_sift"]
+class DenseHOG(_DenseExtractor):
+    """Multi-scale dense HOG of gray images, as local descriptors for coding (:func:`hog.dense_hog`); stateless.
+
+    Parameters
+    ----------
+    cell_sizes : sequence of int, default=(4, 6, 8, 10)
+        Cell sizes in pixels, one scale each; a descriptor covers 2 x 2 cells, one per cell position.
+    variant : {"uoctti", "dalal_triggs"}, default="uoctti"
+        2 x 2 stacked Felzenszwalb cells (124-D, "HOG2x2") or a Dalal-Triggs L2-Hys block (36-D).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.random.default_rng(0).random((48, 64), dtype=np.float32)
+    >>> DenseHOG(cell_sizes=(8,)).extract(image).descriptors.shape
+    (35, 124)
+    """
+
+    def __init__(self, cell_sizes=(4, 6, 8, 10), *, variant: str = "uoctti"):
+        self.cell_sizes = cell_sizes
+        self.variant = variant
+
+    @property
+    def descriptor_size(self) -> int:
+        """124 (UoCTTI) or 36 (Dalal-Triggs)."""
+        return HOG_DESCRIPTOR_SIZES[self.variant]
+
+    def _extract(self, image):
+        return multiscale_dense_hog(image, tuple(self.cell_sizes), self.variant)
+
+
+class DenseLBP(_DenseExtractor):
+    """Multi-scale dense uniform-LBP cell histograms of gray images (:func:`lbp.dense_lbp`, 236-D); stateless.
+
+    Parameters
+    ----------
+    cell_sizes : sequence of int, default=(4, 6, 8, 10)
+        Cell sizes in pixels, one scale each; a descriptor is the 59-bin histograms of 2 x 2 cells.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.random.default_rng(0).integers(0, 256, (48, 64), dtype=np.uint8)
+    >>> DenseLBP(cell_sizes=(8,)).extract(image).descriptors.shape
+    (35, 236)
+    """
+
+    descriptor_size = LBP_DESCRIPTOR_SIZE
+
+    def __init__(self, cell_sizes=(4, 6, 8, 10)):
+        self.cell_sizes = cell_sizes
+
+    def _extract(self, image):
+        return multiscale_dense_lbp(image, tuple(self.cell_sizes))
+
+
+__all__ = ["COLOUR_DESCRIPTOR_SIZE", "DESCRIPTOR_SIZE", "HOG_DESCRIPTOR_SIZES", "HOG_VARIANTS", "LBP_DESCRIPTOR_SIZE",
+           "DenseHOG", "DenseLBP", "DenseSIFT", "LocalColourStatistics", "LocalFeatures", "dense_hog", "dense_lbp",
+           "dense_sift", "hog", "lbp_codes", "lbp_histograms", "local_colour_statistics", "multiscale_colour_statistics",
+           "multiscale_dense_hog", "multiscale_dense_lbp", "nonzero_rows", "phow", "root_sift", "uoctti_hog"]

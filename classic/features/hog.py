@@ -130,8 +130,10 @@ def hog(image, cell_size: int = 8, block_size: int = 2, n_orientations: int = 9)
     return block_normalise(cell_histograms(image, cell_size, n_orientations), block_size)
 
 
-def _bilinear_weights(length: int, cell_size: int, n_cells: int, xp):
-    """(n_cells, length) weights with which each interior pixel votes into the two cells around it."""
+def cell_weights(length: int, cell_size: int, n_cells: int, xp):
+    """(n_cells, length) weights with which each interior pixel votes into the two cells around it:
+    bilinear interpolation between cell centres, pixel x's centre at x + 1/2 and cell c's at
+    (c + 1/2) cell_size (``vl_hog``'s rule, and ``vl_lbp``'s)."""
     position = (xp.arange(length, dtype=xp.float32) + xp.float32(0.5)) / xp.float32(cell_size) - xp.float32(0.5)
     left = xp.floor(position)
     right_weight = position - left
@@ -173,7 +175,7 @@ def uoctti_hog(image, cell_size: int = 8, n_orientations: int = 9):
     nearest = xp.argmax(xp.abs(scores), axis=0)
     negative = xp.take_along_axis(scores, nearest[None], axis=0)[0] < 0
     direction = nearest + n * negative                                               # one of 2n
-    rows, columns = _bilinear_weights(h, cell_size, cy, xp), _bilinear_weights(w, cell_size, cx, xp)
+    rows, columns = cell_weights(h, cell_size, cy, xp), cell_weights(w, cell_size, cx, xp)
     one_hot = (direction[None] == xp.arange(2 * n)[:, None, None]) * magnitude[None]  # (2n, H, W)
     signed = xp.matmul(xp.matmul(rows, one_hot), columns.T)                          # (2n, cy, cx)
     unsigned = signed[:n] + signed[n:]
@@ -188,3 +190,69 @@ def uoctti_hog(image, cell_size: int = 8, n_orientations: int = 9):
     texture = unsigned_clipped.sum(axis=1) / math.sqrt(2 * n)                         # (4, cy, cx)
     out = xp.concatenate([0.5 * clipped(signed).sum(axis=0), 0.5 * unsigned_clipped.sum(axis=0), texture])
     return out.transpose(1, 2, 0).astype(xp.float32)
+
+
+HOG_VARIANTS = ("dalal_triggs", "uoctti")
+# dimension of one local descriptor: a Dalal-Triggs 2 x 2-cell block, or 2 x 2 stacked UoCTTI cells
+HOG_DESCRIPTOR_SIZES = {"dalal_triggs": 2 * 2 * 9, "uoctti": 2 * 2 * 31}
+
+
+def two_by_two(cells):
+    """(ny - 1, nx - 1, 4 m): the m numbers of every 2 x 2 group of neighbouring cells, stacked row by row."""
+    xp = array_module(cells)
+    return xp.concatenate([cells[:-1, :-1], cells[:-1, 1:], cells[1:, :-1], cells[1:, 1:]], axis=-1)
+
+
+def block_frames(n_rows: int, n_columns: int, cell_size: int, xp):
+    """Frames (x, y, cell size, 0) of 2 x 2-cell groups: the centre of group (i, j) is the corner
+    shared by its four cells, ((j + 1) cell_size, (i + 1) cell_size) in pixels."""
+    frames = xp.zeros((n_rows * n_columns, 4), dtype=xp.float32)
+    frames[:, 0] = xp.tile((xp.arange(n_columns, dtype=xp.float32) + 1) * cell_size, n_rows)
+    frames[:, 1] = xp.repeat((xp.arange(n_rows, dtype=xp.float32) + 1) * cell_size, n_columns)
+    frames[:, 2] = cell_size
+    return frames
+
+
+def dense_hog(image, cell_size: int = 8, variant: str = "uoctti"):
+    """HOG as a local descriptor on a dense grid, for coding: frames (N, 4) (x, y, cell size, 0) and
+    descriptors (N, D) of a gray (H, W) image, one per 2 x 2 group of neighbouring cells (stride one cell).
+
+    ``dalal_triggs``: the L2-Hys-normalised 2 x 2-cell block of :func:`hog` (36-D).  ``uoctti``: the 31
+    numbers of each of the 2 x 2 cells of :func:`uoctti_hog`, stacked (124-D: the "HOG2x2" feature of
+    Xiao et al. 2010, which stacks 2 x 2 Felzenszwalb cells as one local descriptor for coding).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.random.default_rng(0).random((40, 56), dtype=np.float32)
+    >>> frames, d = dense_hog(image, cell_size=8)
+    >>> d.shape, frames[0].tolist()                   # 5 x 7 cells: 4 x 6 groups of 2 x 2
+    ((24, 124), [8.0, 8.0, 8.0, 0.0])
+    >>> dense_hog(image, cell_size=8, variant="dalal_triggs")[1].shape
+    (24, 36)
+
+    References
+    ----------
+    Xiao, J., Hays, J., Ehinger, K. A., Oliva, A., Torralba, A. (2010). SUN database: large-scale scene
+    recognition from abbey to zoo. CVPR. https://doi.org/10.1109/CVPR.2010.5539970
+    """
+    xp = array_module(image)
+    if variant == "dalal_triggs":
+        blocks = hog(image, cell_size)
+        descriptors = blocks.reshape(blocks.shape[0], blocks.shape[1], HOG_DESCRIPTOR_SIZES[variant])
+    elif variant == "uoctti":
+        has_groups = min((n + cell_size // 2) // cell_size for n in image.shape) >= 2     # VLFeat's cell count
+        descriptors = two_by_two(uoctti_hog(image, cell_size)) if has_groups else \
+            xp.zeros((0, 0, HOG_DESCRIPTOR_SIZES[variant]), dtype=xp.float32)
+    else:
+        raise ValueError(f"variant={variant!r}: one of {', '.join(HOG_VARIANTS)}")
+    n_rows, n_columns = descriptors.shape[:2]
+    return (block_frames(n_rows, n_columns, cell_size, xp),
+            descriptors.reshape(n_rows * n_columns, HOG_DESCRIPTOR_SIZES[variant]).astype(xp.float32))
+
+
+def multiscale_dense_hog(image, cell_sizes=(4, 6, 8), variant: str = "uoctti"):
+    """:func:`dense_hog` at every cell size, stacked (one scale per cell size, as :func:`dsift.phow` stacks bin sizes)."""
+    xp = array_module(image)
+    parts = [dense_hog(image, c, variant) for c in cell_sizes]
+    return xp.concatenate([f for f, _ in parts]), xp.concatenate([d for _, d in parts])

@@ -13,6 +13,17 @@ not rotation invariant, as scikit-image numbers them):
 
 The comparisons are float64, as scikit-image makes them, so the codes are equal to its codes.
 
+As a local descriptor (:func:`dense_lbp`), the codes are pooled into cell histograms as VLFeat's
+``vl_lbp`` pools its own (:func:`lbp_histograms`): every interior pixel votes for its code in the four
+cells around it with bilinear weights (as HOG's cells, :func:`hog.cell_weights`), there are
+:math:`\lfloor \text{size} / \text{cell\_size} \rfloor` cells per axis, and each histogram h is
+mapped to :math:`\sqrt{h} / \sqrt{\textstyle\sum_k h_k}` (Hellinger, unit L2 norm).  VLFeat's
+histograms have 58 bins where these have 59, because its codes differ: it compares strictly
+(neighbour > centre, so a flat patch is "no 1s" there and "all 1s" here), it puts the two constant
+patterns in one bin, and its diagonal neighbours are the corners of the 3 x 3 square (at distance
+:math:`\sqrt 2`) where these are on the circle of radius 1 (interpolated).  The pooling itself is
+the same: fed VLFeat's codes, :func:`lbp_histograms` gives ``vl_lbp``'s histograms.
+
 References
 ----------
 Ojala, T., Pietikäinen, M., Mäenpää, T. (2002). Multiresolution gray-scale and rotation invariant
@@ -25,6 +36,10 @@ import math
 import numpy as np
 
 from ..backend import array_module
+from .hog import block_frames, cell_weights, two_by_two
+
+N_UNIFORM_CODES = 8 * 7 + 3                 # codes of 8-neighbour uniform LBP: 58 uniform + 1 for the rest
+LBP_DESCRIPTOR_SIZE = 2 * 2 * N_UNIFORM_CODES
 
 
 def _bilinear(padded, pad: int, h: int, w: int, dr: float, dc: float):
@@ -81,3 +96,60 @@ def lbp_codes(image, n_points: int = 8, radius: float = 1.0):
     codes = 1 + (n_ones - 1) * P + rotation
     codes = xp.where(n_ones == 0, 0, xp.where(n_ones == P, P * (P - 1) + 1, codes))
     return xp.where(changes <= 2, codes, P * (P - 1) + 2)
+
+
+def lbp_histograms(codes, cell_size: int, n_codes: int = N_UNIFORM_CODES):
+    """Cell histograms (H // cell_size, W // cell_size, n_codes) of an (H, W) int code image, pooled and
+    normalised as ``vl_lbp`` (see the module docstring); the border pixels (no full neighbourhood) do not vote.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> codes = np.full((16, 16), 57)                # every pixel "all 1s" (a flat patch)
+    >>> h = lbp_histograms(codes, cell_size=8)
+    >>> h.shape, float(h[0, 0, 57]), float(h[0, 0].sum())
+    ((2, 2, 59), 1.0, 1.0)
+    """
+    xp = array_module(codes)
+    h, w = codes.shape
+    cy, cx = h // cell_size, w // cell_size
+    rows = cell_weights(h, cell_size, cy, xp)
+    columns = cell_weights(w, cell_size, cx, xp)
+    one_hot = (codes[None] == xp.arange(n_codes)[:, None, None]).astype(xp.float32)        # (n_codes, H, W)
+    counts = xp.matmul(xp.matmul(rows, one_hot), columns.T).transpose(1, 2, 0)            # (cy, cx, n_codes)
+    counts = xp.maximum(counts, 0)
+    return xp.sqrt(counts) / (xp.sqrt(counts.sum(axis=2, keepdims=True)) + xp.float32(1e-10))
+
+
+def _grouped_histograms(codes, cell_size: int):
+    """Frames and stacked 2 x 2-cell histograms of a code image (none when it holds fewer than 2 x 2 cells)."""
+    xp = array_module(codes)
+    if min(codes.shape) < 2 * cell_size:
+        return xp.zeros((0, 4), dtype=xp.float32), xp.zeros((0, LBP_DESCRIPTOR_SIZE), dtype=xp.float32)
+    groups = two_by_two(lbp_histograms(codes, cell_size))
+    n_rows, n_columns = groups.shape[:2]
+    return block_frames(n_rows, n_columns, cell_size, xp), groups.reshape(n_rows * n_columns, -1).astype(xp.float32)
+
+
+def dense_lbp(image, cell_size: int = 8):
+    """LBP as a local descriptor on a dense grid, for coding: frames (N, 4) (x, y, cell size, 0) and
+    descriptors (N, 236) of a gray (H, W) image: the 59-bin histograms (:func:`lbp_histograms` of the
+    uniform codes) of every 2 x 2 group of neighbouring cells, stacked (stride one cell).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.random.default_rng(0).random((40, 56))
+    >>> frames, d = dense_lbp(image, cell_size=8)
+    >>> d.shape, frames[0].tolist()                   # 5 x 7 cells: 4 x 6 groups of 2 x 2
+    ((24, 236), [8.0, 8.0, 8.0, 0.0])
+    """
+    return _grouped_histograms(lbp_codes(image), cell_size)
+
+
+def multiscale_dense_lbp(image, cell_sizes=(4, 6, 8, 10)):
+    """:func:`dense_lbp` at every cell size, stacked; the codes are computed once."""
+    xp = array_module(image)
+    codes = lbp_codes(image)
+    parts = [_grouped_histograms(codes, c) for c in cell_sizes]
+    return xp.concatenate([f for f, _ in parts]), xp.concatenate([d for _, d in parts])

@@ -1,7 +1,7 @@
 """ctypes binding to VLFeat (Debian ``libvlfeat1``: ``libvl.so.1``, version 0.9.21).
 
 Only what the parity tests and benchmarks call: ``vl_dsift``, ``vl_imsmooth``, ``vl_gmm``,
-``vl_fisher``, ``vl_hog``.  ``vl_dsift``'s setters are inline functions in the header, so the filter struct is
+``vl_fisher``, ``vl_hog``, ``vl_lbp``.  ``vl_dsift``'s setters are inline functions in the header, so the filter struct is
 mirrored here and its fields set directly before ``_vl_dsift_update_buffers``.
 """
 from __future__ import annotations
@@ -90,6 +90,12 @@ def library() -> ctypes.CDLL:
     for getter in ("vl_hog_get_width", "vl_hog_get_height", "vl_hog_get_dimension"):
         getattr(lib, getter).restype = S
         getattr(lib, getter).argtypes = [P]
+    lib.vl_lbp_new.restype = P
+    lib.vl_lbp_new.argtypes = [ctypes.c_int, ctypes.c_int]
+    lib.vl_lbp_delete.argtypes = [P]
+    lib.vl_lbp_get_dimension.restype = S
+    lib.vl_lbp_get_dimension.argtypes = [P]
+    lib.vl_lbp_process.argtypes = [P, P, P, S, S, S]
     return lib
 
 
@@ -207,4 +213,20 @@ def hog(image: np.ndarray, cell_size: int, variant: int = VL_HOG_VARIANT_UOCTTI,
         lib.vl_hog_extract(hog, _ptr(out))
     finally:
         lib.vl_hog_delete(hog)
+    return out.transpose(1, 2, 0)
+
+
+def lbp(image: np.ndarray, cell_size: int) -> np.ndarray:
+    """``vl_lbp`` (uniform patterns) of a row-major (H, W) float32 image: (H // cell_size, W // cell_size,
+    dimension) cell histograms."""
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    h, w = image.shape
+    lib = library()
+    handle = lib.vl_lbp_new(0, 0)                      # VlLbpUniform, not transposed
+    try:
+        dimension = lib.vl_lbp_get_dimension(handle)
+        out = np.zeros((dimension, h // cell_size, w // cell_size), dtype=np.float32)
+        lib.vl_lbp_process(handle, _ptr(out), _ptr(image), w, h, cell_size)
+    finally:
+        lib.vl_lbp_delete(handle)
     return out.transpose(1, 2, 0)

@@ -15,7 +15,6 @@ their shard (``without_descriptors``): training leaves them out, testing scores 
 from __future__ import annotations
 
 from contextlib import ExitStack
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ import numpy as np
 from ...backend import to_numpy
 from ...encoding import ProductQuantizer
 from ...io import check_space, format_bytes, load_npz, save_json, save_npy, save_npz
-from ..build import encoded_dimension, fitted_encoder, vocabulary_stage
+from ..build import descriptor_identity, encoded_dimension, fitted_encoder, vocabulary_stage
 from ..cache import stable_hash
 from .. import context
 from ..context import RunContext, on_backend
@@ -52,7 +51,7 @@ def key(ctx: RunContext, splits: list, index: int, vocabulary_key: str, quantize
     cfg, split = ctx.config, splits[index]
     refs = list(split.train) + list(split.test)
     earlier = [list(s.train) + list(s.test) for s in splits[:index]]
-    return ctx.stages.key("encode", asdict(cfg.features), cfg.data.max_side, identity(cfg), ctx.dataset_identity,
+    return ctx.stages.key("encode", descriptor_identity(cfg.features), cfg.data.max_side, identity(cfg), ctx.dataset_identity,
                           refs, ctx.dataset.fingerprint(refs), cfg.run.chunk_size, vocabulary_key,
                           *([quantizer_key] if quantizer_key else []),
                           *([stable_hash(earlier)] if earlier else []))

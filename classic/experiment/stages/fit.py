@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ import numpy as np
 from ...backend import to_numpy
 from ...encoding import PCA, DiagonalGMM, KMeans, ProductQuantizer
 from ...io import load_npy, load_npz, save_json, save_npz
-from ..build import vocabulary_stage
+from ..build import descriptor_identity, vocabulary_stage
 from ..context import RunContext
 from ..stage import StageOutput
 from ..store import FeatureStore
@@ -74,7 +73,7 @@ def quantizer(ctx: RunContext, split, vocabulary_output: StageOutput, projection
         return None
     chosen = np.sort(np.random.default_rng(cfg.seed).permutation(len(split.train))[:enc.pq_train_images])
     refs = [split.train[i] for i in chosen]
-    key = ctx.stages.key("pq", asdict(cfg.features), cfg.data.max_side, encode.identity(cfg), ctx.dataset_identity,
+    key = ctx.stages.key("pq", descriptor_identity(cfg.features), cfg.data.max_side, encode.identity(cfg), ctx.dataset_identity,
                          refs, ctx.dataset.fingerprint(refs), cfg.run.chunk_size, enc.pq_subvector_dims, enc.pq_bits,
                          enc.pq_max_iter, cfg.seed, vocabulary_output.key)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from contextlib import ExitStack
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import numpy as np
 from ...backend import to_numpy
 from ...encoding import sample_descriptors
 from ...io import save_json, save_npy
+from ..build import descriptor_identity
 from ..config import ConfigError
 from .. import context
 from ..context import RunContext, on_backend
@@ -57,7 +57,7 @@ def plan(ctx: RunContext, split) -> dict:
         members = np.flatnonzero(split.train_labels == c)
         chosen.extend(rng.permutation(members)[:per_class].tolist())
     refs = [split.train[i] for i in sorted(chosen)]
-    key = ctx.stages.key("sample", asdict(cfg.features), cfg.data.max_side, ctx.dataset_identity, refs,
+    key = ctx.stages.key("sample", descriptor_identity(cfg.features), cfg.data.max_side, ctx.dataset_identity, refs,
                          ctx.dataset.fingerprint(refs), enc.sample_size, enc.drop_empty, cfg.seed)
     size = cfg.run.chunk_size
     # image k's draw: the seed it had when each split walked its own list in chunks (chunk + position)
