@@ -24,6 +24,7 @@ from ..backend import BACKENDS
 from ..encoding.bow import KERNEL_MAPS
 from ..features.dsift import frame_extent
 from ..features.hog import HOG_VARIANTS
+from ..learn.fusion import FUSION_METHODS
 from ..learn.streaming import LOSSES
 from .build import DESCRIPTORS, ENCODERS, encoded_dimension, make_extractor
 
@@ -135,8 +136,31 @@ class RunConfig:
 
 
 @dataclass
+class FusionConfig:
+    """``fusion:``: how the channels of a config whose ``features:`` is a list are combined."""
+    method: str = "late"                 # late: weighted average of per-channel SVM scores | early: one SVM on
+                                         # the weighted concatenation of the encodings (sum of Gram matrices)
+    weights: list[float] = field(default_factory=list)    # one per channel; empty: chosen by CV on training images
+    weight_grid: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 1.0, 2.0])   # candidates of each
+                                         # channel's weight after the first (whose weight is 1)
+
+
+@dataclass
+class ChannelConfig:
+    """One descriptor channel of a multi-channel config: its descriptors and its own encoder."""
+    name: str
+    features: FeatureConfig
+    encoder: EncoderConfig
+
+
+@dataclass
 class ExperimentConfig:
-    """A whole experiment: name, seed, backend and the five sections."""
+    """A whole experiment: name, seed, backend and the sections.
+
+    A config with several descriptor channels lists them under ``features:``; each item is a features
+    section that may hold ``name:`` and ``encoder:`` (overrides of the top-level ``encoder:``).  They
+    are in ``channels``; ``features`` then keeps its defaults and ``encoder`` is the shared base.
+    """
     name: str = "experiment"
     seed: int = 0
     backend: str = "numpy"
@@ -145,10 +169,53 @@ class ExperimentConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     svm: SVMConfig = field(default_factory=SVMConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    channels: list[ChannelConfig] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        """The configuration as nested plain dicts."""
-        return dataclasses.asdict(self)
+        """The configuration as nested plain dicts (a multi-channel config's channels as its ``features:`` list)."""
+        values = dataclasses.asdict(self)
+        channels = values.pop("channels")
+        if channels:
+            values["features"] = [{"name": c["name"], **c["features"], "encoder": c["encoder"]} for c in channels]
+        else:
+            values.pop("fusion")
+        return values
+
+
+def channel_name(features) -> str:
+    """A channel's default name: its descriptor kind (and the HOG variant)."""
+    return f"hog_{features.hog_variant}" if features.kind == "hog" else features.kind
+
+
+def _build_channels(items, encoder_values) -> list[ChannelConfig]:
+    if len(items) < 2:
+        raise ConfigError("features: a list holds two or more channels (one channel: a mapping)")
+    channels = []
+    for i, item in enumerate(items):
+        where = f"features[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: expected a mapping (a features section), got {item!r}")
+        item = dict(item)
+        overrides, name = item.pop("encoder", None) or {}, item.pop("name", None)
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"{where}.encoder: expected a mapping, got {overrides!r}")
+        features = _build(FeatureConfig, item, f"{where}.")
+        encoder = _build(EncoderConfig, {**(encoder_values or {}), **overrides}, f"{where}.encoder.")
+        name = channel_name(features) if name is None else name
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise ConfigError(f"{where}.name = {name!r}: must be letters, digits, _ . or -")
+        if name in [c.name for c in channels]:
+            raise ConfigError(f"{where}.name = {name!r}: two channels with one name; give each a name:")
+        channels.append(ChannelConfig(name, features, encoder))
+    return channels
+
+
+def channel_configs(config: ExperimentConfig) -> list[tuple[str, ExperimentConfig]]:
+    """(name, single-channel config) of each channel: the config with that channel's features and
+    encoder (its stages' keys are those of the same single-channel run, so they share its cache)."""
+    return [(c.name, dataclasses.replace(config, features=c.features, encoder=c.encoder, channels=[]))
+            for c in config.channels]
 
 
 def _build(cls, values: dict, where: str):
@@ -203,9 +270,16 @@ def apply_override(values: dict, assignment: str) -> None:
     parts = key.strip().split(".")
     node = values
     for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
+        if isinstance(node, list):              # features.1.kind: the second channel's
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"--set {key}: {part} is not the index of one of the {len(node)} channels")
+            node = node[int(part)]
+        else:
+            node = node.setdefault(part, {})
+        if not isinstance(node, (dict, list)):
             raise ConfigError(f"--set {key}: {part} is not a section")
+    if isinstance(node, list):
+        raise ConfigError(f"--set {key}: name a channel's key, e.g. {'.'.join(parts[:-1])}.0.{parts[-1]}")
     node[parts[-1]] = parse_yaml(raw, f"--set {key}")
 
 
@@ -258,7 +332,15 @@ def build_config(values: dict, overrides=()) -> ExperimentConfig:
         raise ConfigError("this file describes a sweep (it has a `sweep:` section): run it with `classic sweep`")
     for assignment in overrides:
         apply_override(values, assignment)
-    return validate(_build(ExperimentConfig, values, ""))
+    if "channels" in values:
+        raise ConfigError("unknown key(s) in config: channels; several channels are a list under features:")
+    items = values.pop("features") if isinstance(values.get("features"), list) else None
+    if items is None and "fusion" in values:
+        raise ConfigError("fusion: needs several channels (a list under features:)")
+    config = _build(ExperimentConfig, values, "")
+    if items is not None:
+        config.channels = _build_channels(items, values.get("encoder"))
+    return validate(config)
 
 
 # -- validation ------------------------------------------------------------------------------------
@@ -370,6 +452,11 @@ _RULES = [
     ("run.kernel_memory_mb", *_integer(0)),
     ("run.cluster", _cluster, "null, local:N (N >= 1 worker processes) or a scheduler address such as tcp://host:8786"),
     ("run.encode_on", *_choice(ENCODE_ON)),
+    ("fusion.method", *_choice(FUSION_METHODS)),
+    ("fusion.weights", (lambda v: all(_number(strict=False)[0](w) for w in v) and (not v or sum(v) > 0)),
+     "a list of finite numbers >= 0, not all 0 (or empty: chosen by cross-validation)"),
+    ("fusion.weight_grid", (lambda v: len(v) > 0 and all(_number(strict=False)[0](w) for w in v)),
+     "a non-empty list of finite numbers >= 0"),
 ]
 
 
@@ -396,6 +483,8 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         value = _value(config, key)
         if not test(value):
             _refuse(key, value, f"must be {allowed}")
+    if config.channels:
+        return _validate_channels(config)
     d, f, e, s = config.data, config.features, config.encoder, config.svm
     if d.dataset == "folder" and not d.root:
         _refuse("data.root", d.root, "the folder dataset needs data.root, its class-per-folder tree")
@@ -432,6 +521,21 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     if s.C_grid and s.solver != "kernel":
         _refuse("svm.C_grid", s.C_grid, "cross-validating C needs svm.solver=kernel (the streaming solvers stop early "
                                         "on a held-out slice instead)")
+    return config
+
+
+def _validate_channels(config: ExperimentConfig) -> ExperimentConfig:
+    """A multi-channel config: each channel as a single-channel config, and what fusion needs."""
+    n = len(config.channels)
+    if config.svm.solver != "kernel":
+        _refuse("svm.solver", config.svm.solver, "several channels are fused on their Gram matrices: use svm.solver=kernel")
+    if config.fusion.weights and len(config.fusion.weights) != n:
+        _refuse("fusion.weights", config.fusion.weights, f"must hold one weight per channel ({n}), or be empty")
+    for i, (name, single) in enumerate(channel_configs(config)):
+        try:
+            validate(single)
+        except ConfigError as exc:
+            raise ConfigError(f"features[{i}] ({name}): {exc}") from None
     return config
 
 

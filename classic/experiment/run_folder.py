@@ -44,6 +44,16 @@ def summarise(results: list[dict], stages: list[dict], n_classes: int, wall: flo
         # the cost from an empty cache (None when a cached stage predates the recording of its time)
         compute_seconds=None if any(s["compute_seconds"] is None for s in stages)
         else round(sum(s["compute_seconds"] for s in stages), 1))
+    if "fusion" in results[0]:          # a multi-channel run: the fusion and each channel alone, per split and in the mean
+        for row, r in zip(summary["splits"], results):
+            row["fusion"] = {"weights": r["fusion"]["weights"], "cv_accuracy": r["fusion"]["cv_accuracy"],
+                             "per_channel": r["fusion"]["per_channel"]}
+        names = results[0]["fusion"]["channels"]
+        summary["channels"] = {
+            "method": results[0]["fusion"]["method"], "names": names, "chosen_by": results[0]["fusion"]["chosen_by"],
+            "weights": [float(np.mean([r["fusion"]["weights"][i] for r in results])) for i in range(len(names))],
+            "per_channel": {n: {f"{k}{suffix}": float(f([r["fusion"]["per_channel"][n][k] for r in results]))
+                                for k in METRICS for suffix, f in (("", np.mean), ("_std", np.std))} for n in names}}
     return summary
 
 

@@ -25,18 +25,20 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from ..backend import get_backend
 from ..io import load_json, load_npy, load_npz, remove_stale_temporaries
 from ..learn import evaluate
 from .build import build_dataset, encoded_dimension, make_extractor
 from .cache import Cache
-from .config import ExperimentConfig, check_splits, dump_config, validate
+from .config import ExperimentConfig, channel_configs, check_splits, dump_config, validate
 from .context import RunContext, runs_on_backend
 from .parallel import dask_client, keep_freed_memory
 from .provenance import manifest
 from .run_folder import summarise, write_run_folder
 from .stage import STAGE_VERSIONS, Stages
-from .stages import encode, fit, kernel, sample, svm
+from .stages import encode, fit, fusion, kernel, sample, svm
 from .store import FeatureStore
 
 
@@ -87,18 +89,62 @@ class Runner:
         splits = dataset.splits()
         for s in dataset.skipped:           # after splits(): a separate test tree is listed there
             self.skipped[s["file"]] = s["reason"]
-        check_splits(cfg, dataset, splits)
+        channels = channel_configs(cfg) or [(None, cfg)]        # (name, single-channel config)
+        for _, single in channels:
+            check_splits(single, dataset, splits)
         d = cfg.data
         identity = [d.dataset, d.root, d.test_root, d.size if d.dataset == "digits" else None] + (
             [d.n_classes, d.class_subset, d.test_set] if d.dataset.startswith("ilsvrc") else [])
         self.stages.clear()
-        ctx = RunContext(cfg, Stages(self.cache, self.log, self.stages), dataset, make_extractor(cfg), get_backend(cfg.backend)[0],
-                         self.progress, client, identity)
+        stages = Stages(self.cache, self.log, self.stages)
+        xp = get_backend(cfg.backend)[0]
         # what each split's images were when the run read them (sizes, modification times)
         fingerprints = {split.name: dataset.fingerprint(list(split.train) + list(split.test)) for split in splits}
         n_classes = len(dataset.class_names)
-        self.log(f"{cfg.name}: {dataset.name}, {n_classes} classes, {len(splits)} split(s)")
-        # every split's vocabulary first, so that one pass over the images encodes all their stores
+        self.log(f"{cfg.name}: {dataset.name}, {n_classes} classes, {len(splits)} split(s)"
+                 + (f", {len(channels)} channels fused ({cfg.fusion.method})" if cfg.channels else ""))
+        kernels = {split.name: [] for split in splits}           # the channels' kernel stages (fusion)
+        outputs = {split.name: [] for split in splits}           # per split: (sample, encode) folders of each channel
+        trained = {}
+        for name, single in channels:
+            if name is not None:
+                self.log(f"channel {name}")
+            first_record = len(self.stages)
+            ctx = RunContext(single, stages, dataset, make_extractor(single), xp, self.progress, client, identity)
+            jobs = self._vocabularies(ctx, splits)
+            for index, job in enumerate(jobs):
+                split = job["split"]
+                if len(splits) > 1:
+                    self.log(f"split {split.name}")
+                encoded = encode.run(ctx, jobs, index)
+                outputs[split.name].append((job["sample"].folder, encoded.folder))
+                if cfg.channels:
+                    kernels[split.name].append(kernel.run(ctx, encoded, split))
+                elif cfg.svm.solver == "kernel":
+                    trained[split.name] = svm.kernel_form(ctx, kernel.run(ctx, encoded, split), split, n_classes)
+                else:
+                    trained[split.name] = svm.streaming(ctx, encoded, split, n_classes)
+            for record in self.stages[first_record:]:
+                record["channel"] = name
+        if cfg.channels:
+            ctx = RunContext(cfg, stages, dataset, None, xp, self.progress, client, identity)
+            names = [name for name, _ in channels]
+            self.log("fusion")
+            for split in splits:
+                trained[split.name] = fusion.run(ctx, kernels[split.name], names, split, n_classes)
+        results = [self._evaluate(split, outputs[split.name], trained[split.name].folder, n_classes, channels)
+                   for split in splits]
+        dimension = sum(encoded_dimension(single) for _, single in channels)
+        summary = summarise(results, stages.records, n_classes, time.perf_counter() - start, dimension)
+        write_run_folder(self.out_dir, dump_config(cfg),
+                         manifest(cfg, stages.records, self.skipped, self.data_root, self.cache.root.resolve(),
+                                  self.without_descriptors, fingerprints),
+                         summary, results, dataset.class_names)
+        return summary
+
+    def _vocabularies(self, ctx: RunContext, splits) -> list[dict]:
+        """Every split's sample, PCA, vocabulary (and PQ codebooks) of one channel, before any encoding,
+        so that one pass over the images encodes all the splits' stores."""
         plans = [sample.plan(ctx, split) for split in splits]
         jobs = []
         for index, split in enumerate(splits):
@@ -111,40 +157,36 @@ class Runner:
                              vocabulary=vocabulary, quantizer=quantizer,
                              encode_key=encode.key(ctx, splits, index, vocabulary.key,
                                                    quantizer.key if quantizer else None)))
-        results = []
-        for index, job in enumerate(jobs):
-            split = job["split"]
-            if len(splits) > 1:
-                self.log(f"split {split.name}")
-            encoded = encode.run(ctx, jobs, index)
-            if cfg.svm.solver == "kernel":
-                trained = svm.kernel_form(ctx, kernel.run(ctx, encoded, split), split, n_classes)
-            else:
-                trained = svm.streaming(ctx, encoded, split, n_classes)
-            results.append(self._evaluate(split, job["sample"].folder, encoded.folder, trained.folder, n_classes))
-        summary = summarise(results, ctx.stages.records, n_classes, time.perf_counter() - start, encoded_dimension(cfg))
-        write_run_folder(self.out_dir, dump_config(cfg),
-                         manifest(cfg, ctx.stages.records, self.skipped, self.data_root, self.cache.root.resolve(),
-                                  self.without_descriptors, fingerprints),
-                         summary, results, dataset.class_names)
-        return summary
+        return jobs
 
-    def _evaluate(self, split, sample_folder: Path, encode_folder: Path, svm_folder: Path, n_classes: int) -> dict:
-        """A split's metrics from its svm stage, and what its stages skipped and left out."""
-        store = FeatureStore(encode_folder, len(split.train) + len(split.test))
-        for e in load_json(sample_folder / "errors.json") + store.errors:
-            self.skipped[e["file"]] = e["reason"]
-        for e in store.without_descriptors:
-            self.without_descriptors[e["file"]] = e["reason"]
-        empty = store.valid & store.empty
+    def _evaluate(self, split, outputs: list[tuple[Path, Path]], svm_folder: Path, n_classes: int, channels) -> dict:
+        """A split's metrics from its svm (or fusion) stage, and what its channels' stages skipped and left out.
+
+        An image counts as without descriptors when no channel has one for it."""
+        n_all = len(split.train) + len(split.test)
+        empty = np.ones(n_all, dtype=bool)
+        for (sample_folder, encode_folder), (name, _) in zip(outputs, channels):
+            store = FeatureStore(encode_folder, n_all)
+            for e in load_json(sample_folder / "errors.json") + store.errors:
+                self.skipped[e["file"]] = e["reason"]
+            for e in store.without_descriptors:
+                self.without_descriptors[e["file"]] = e["reason"] + (f" ({name})" if name else "")
+            empty &= store.valid & store.empty
         index = load_npz(svm_folder / "index.npz")
         scores, test_labels = load_npy(svm_folder / "scores.npy"), load_npy(svm_folder / "test_labels.npy")
+        trained = load_json(svm_folder / "svm.json")
         metrics = evaluate(scores, test_labels, n_classes)
         metrics.update(split=split.name, scores=scores, test_labels=test_labels, n_train=int(len(index["train"])),
                        n_test=int((index["everything"] >= len(split.train)).sum()),
                        n_train_without_descriptors=int(empty[:len(split.train)].sum()),
                        n_test_without_descriptors=int(empty[len(split.train):].sum()),
-                       C=load_json(svm_folder / "svm.json")["C"])
+                       C=trained["C"])
+        if "fusion" in trained:
+            metrics["fusion"] = trained["fusion"]
+            for name, alone in trained["fusion"]["per_channel"].items():
+                self.log(f"  {name} alone: mean class accuracy {100 * alone['mean_class_accuracy']:.2f}%")
+            self.log("  weights " + ", ".join(f"{n} {w:.3f}" for n, w in zip(trained["fusion"]["channels"],
+                                                                            trained["fusion"]["weights"])))
         self.log(f"  mean class accuracy {100 * metrics['mean_class_accuracy']:.2f}%  top-1 error "
                  f"{100 * metrics['top1_error']:.2f}%  top-5 error {100 * metrics['top5_error']:.2f}%")
         return metrics

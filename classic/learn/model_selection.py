@@ -3,7 +3,8 @@
 Stratified k-fold over the training images: for each C of the grid, an SVM is fitted on k - 1 folds
 (its Gram matrix is the training Gram matrix's sub-block: nothing is recomputed) and scored on the
 held-out fold; the C with the best mean per-class accuracy over the folds wins (the larger C on a
-tie, which the order of the grid decides).  Test images are never seen.
+tie, which the order of the grid decides).  Test images are never seen.  The held-out scores
+(:func:`out_of_fold_scores`) also choose the weights of fused channels (:mod:`classic.learn.fusion`).
 """
 from __future__ import annotations
 
@@ -12,6 +13,42 @@ from sklearn.model_selection import StratifiedKFold
 
 from .metrics import evaluate, scores_for_classes
 from .svm import LinearSVM
+
+
+def stratified_folds(y, cv_folds: int = 3, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(fit indices, held-out indices) of each of ``cv_folds`` stratified, shuffled folds of the labels ``y``."""
+    y = np.asarray(y)
+    return list(StratifiedKFold(cv_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+
+
+def out_of_fold_scores(K, y, folds, *, C: float, n_classes: int, loss: str = "squared_hinge", tol: float = 1e-4,
+                       max_iter: int = 5000, n_jobs: int = -1) -> np.ndarray:
+    """(n, n_classes) scores of every training sample by the SVM of the fold that held it out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.normal(-1, 1, (30, 4)), rng.normal(1, 1, (30, 4))])
+    >>> y = np.repeat([0, 1], 30)
+    >>> s = out_of_fold_scores(X @ X.T, y, stratified_folds(y), C=1.0, n_classes=2, n_jobs=1)
+    >>> s.shape, bool((s.argmax(axis=1) == y).mean() > 0.8)
+    ((60, 2), True)
+    """
+    K, y = np.asarray(K), np.asarray(y)
+    scores = np.zeros((len(y), n_classes), dtype=np.float32)
+    for fit_idx, val_idx in folds:
+        svm = LinearSVM(C=C, loss=loss, tol=tol, max_iter=max_iter, n_jobs=n_jobs)
+        svm.fit_kernel(K[np.ix_(fit_idx, fit_idx)], y[fit_idx])
+        scores[val_idx] = scores_for_classes(svm.decision_function_kernel(K[np.ix_(val_idx, fit_idx)]), svm.classes_,
+                                             n_classes)
+    return scores
+
+
+def fold_accuracy(scores, y, folds, n_classes: int) -> float:
+    """Mean over the folds of the mean per-class accuracy of the held-out ``scores``."""
+    return float(np.mean([evaluate(scores[val_idx], np.asarray(y)[val_idx], n_classes)["mean_class_accuracy"]
+                          for _, val_idx in folds]))
 
 
 def choose_C(K, y, C_grid, *, n_classes: int, cv_folds: int = 3, loss: str = "squared_hinge", tol: float = 1e-4,
@@ -46,16 +83,9 @@ def choose_C(K, y, C_grid, *, n_classes: int, cv_folds: int = 3, loss: str = "sq
     >>> best in (0.01, 1.0), sorted(scores)
     (True, ['0.01', '1.0'])
     """
-    y = np.asarray(y)
-    folds = list(StratifiedKFold(cv_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
-    scores = {}
-    for C in C_grid:
-        accuracies = []
-        for fit_idx, val_idx in folds:
-            svm = LinearSVM(C=C, loss=loss, tol=tol, max_iter=max_iter, n_jobs=n_jobs)
-            svm.fit_kernel(K[np.ix_(fit_idx, fit_idx)], y[fit_idx])
-            s = scores_for_classes(svm.decision_function_kernel(K[np.ix_(val_idx, fit_idx)]), svm.classes_, n_classes)
-            accuracies.append(evaluate(s, y[val_idx], n_classes)["mean_class_accuracy"])
-        scores[str(C)] = float(np.mean(accuracies))
+    folds = stratified_folds(y, cv_folds, seed)
+    scores = {str(C): fold_accuracy(out_of_fold_scores(K, y, folds, C=C, n_classes=n_classes, loss=loss, tol=tol,
+                                                       max_iter=max_iter, n_jobs=n_jobs), y, folds, n_classes)
+              for C in C_grid}
     best = max(C_grid, key=lambda c: scores[str(c)])
     return float(best), scores

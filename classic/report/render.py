@@ -73,14 +73,16 @@ def run_report(config: ExperimentConfig, summary: dict, class_names: list[str], 
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in summary["splits"]:
+        C = s.solver.upper() if r["C"] is None else "/".join(format(c, "g") for c in np.atleast_1d(r["C"]))
         lines.append(f"| {r['split']} | {_pct(r['mean_class_accuracy'])} | {_pct(r['top1_error'])} | "
-                     f"{_pct(r['top5_error'])} | {r['n_train']} | {r['n_test']} | "
-                     f"{s.solver.upper() if r['C'] is None else format(r['C'], 'g')} |")
+                     f"{_pct(r['top5_error'])} | {r['n_train']} | {r['n_test']} | {C} |")
     if len(summary["splits"]) > 1:
         lines.append(f"| **mean ± std** | **{_pct(summary['mean_class_accuracy'])} ± "
                      f"{_pct(summary['mean_class_accuracy_std'])}** | {_pct(summary['top1_error'])} ± "
                      f"{_pct(summary['top1_error_std'])} | {_pct(summary['top5_error'])} ± "
                      f"{_pct(summary['top5_error_std'])} | | | |")
+    if "channels" in summary:
+        lines += channels_table(summary)
     left_out = sum(r.get("n_train_without_descriptors", 0) for r in summary["splits"])
     scored_empty = sum(r.get("n_test_without_descriptors", 0) for r in summary["splits"])
     if left_out or scored_empty:
@@ -100,6 +102,27 @@ def run_report(config: ExperimentConfig, summary: dict, class_names: list[str], 
     lines += [f"Hardest classes: {worst}.", f"Easiest classes: {best}.", "",
               "![Per-class accuracy](per_class.png)", "", "![Confusion matrix, classes ordered by accuracy](confusion.png)", ""]
     return "\n".join(lines)
+
+
+def channels_table(summary: dict) -> list[str]:
+    """The lines of a multi-channel run's table: each channel alone, its weight, and the fusion."""
+    channels = summary["channels"]
+    n = summary["n_splits"]
+
+    def cell(m, key):
+        return _pct(m[key]) + (f" ± {_pct(m[key + '_std'])}" if n > 1 else "")
+    lines = ["", f"## Channels ({channels['method']} fusion)", "",
+             f"Each channel alone (its own SVM, in this run), and the weight it has in the {channels['method']} "
+             f"fusion ({channels['chosen_by']}; mean over the splits).", "",
+             "| channel | weight | mean class accuracy (%) | top-1 error (%) | top-5 error (%) |",
+             "|---|---:|---:|---:|---:|"]
+    for name, weight in zip(channels["names"], channels["weights"]):
+        m = channels["per_channel"][name]
+        lines.append(f"| {name} | {weight:.3f} | {cell(m, 'mean_class_accuracy')} | {cell(m, 'top1_error')} | "
+                     f"{cell(m, 'top5_error')} |")
+    lines.append(f"| **fused** | | **{cell(summary, 'mean_class_accuracy')}** | {cell(summary, 'top1_error')} | "
+                 f"{cell(summary, 'top5_error')} |")
+    return lines
 
 
 # -- sweeps ------------------------------------------------------------------------------------------

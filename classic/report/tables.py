@@ -10,18 +10,31 @@ DATA_LEGEND = {"=": "the same train/test split as our run", "†": "same protoco
                "‡": "another test set (that year's ILSVRC test set)"}
 
 
-def features_text(config: dict) -> str:
-    """The descriptors of a run's config (a dict), as a table cell: "dense SIFT 4/6/8/10 step 3, RootSIFT, PCA 80"."""
-    f, e = config["features"], config["encoder"]
-    name = "local colour statistics" if f.get("kind") == "colour" else "dense SIFT"
-    text = f"{name} {'/'.join(map(str, f['bin_sizes']))} step {f['step']}"
-    text += ", RootSIFT" if f.get("rootsift") and f.get("kind", "dsift") == "dsift" else ""
+def _channels(config: dict) -> list[tuple[dict, dict]]:
+    """(features, encoder) of each descriptor channel of a config dict (one for a single-channel config)."""
+    if isinstance(config["features"], list):
+        return [(c, c["encoder"]) for c in config["features"]]
+    return [(config["features"], config["encoder"])]
+
+
+def _descriptor_text(f: dict, e: dict) -> str:
+    kind = f.get("kind", "dsift")
+    sizes = "/".join(map(str, f["bin_sizes"]))
+    text = {"dsift": f"dense SIFT {sizes} step {f['step']}" + (", RootSIFT" if f.get("rootsift") else ""),
+            "colour": f"local colour statistics {sizes} step {f['step']}",
+            "hog": f"dense HOG ({'UoCTTI 2x2 cells' if f.get('hog_variant', 'uoctti') == 'uoctti' else 'Dalal-Triggs blocks'})"
+                   f" cells {sizes}",
+            "lbp": f"dense LBP (2x2 cells of 59-bin histograms) cells {sizes}"}[kind]
     return text + (f", PCA {e['pca_dims']}" if e.get("pca_dims") else "")
 
 
-def encoding_text(config: dict) -> str:
-    """The encoding of a run's config (a dict), as a table cell: "improved FV, K = 256, 1x1 + 2x2 + 1x3"."""
-    e = config["encoder"]
+def features_text(config: dict) -> str:
+    """The descriptors of a run's config (a dict), as a table cell: "dense SIFT 4/6/8/10 step 3, RootSIFT, PCA 80"
+    (the channels joined by " + " for a multi-channel config)."""
+    return " + ".join(_descriptor_text(f, e) for f, e in _channels(config))
+
+
+def _encoding_text(e: dict) -> str:
     kind = e.get("kind", "fisher")
     pyramid = " + ".join(f"{a}x{b}" for a, b in e["pyramid"])
     name = {"fisher": "improved FV" if e.get("improved", True) else "FV", "vlad": "VLAD",
@@ -29,6 +42,17 @@ def encoding_text(config: dict) -> str:
                                                           if e.get("kernel_map", "chi2") != "linear" else "")}[kind]
     store = f", PQ store ({e.get('pq_subvector_dims', 8)} dims/byte)" if e.get("store_dtype") == "pq" else ""
     return f"{name}, K = {e['n_components']}, {pyramid}{store}"
+
+
+def encoding_text(config: dict) -> str:
+    """The encoding of a run's config (a dict), as a table cell: "improved FV, K = 256, 1x1 + 2x2 + 1x3"
+    (for several channels: each channel's, and how they are fused)."""
+    texts = [_encoding_text(e) for _, e in _channels(config)]
+    if len(texts) == 1:
+        return texts[0]
+    method = config.get("fusion", {}).get("method", "late")
+    each = texts[0] + " (each channel)" if len(set(texts)) == 1 else " | ".join(texts)
+    return f"{each}; {method} fusion of {len(texts)} channels"
 
 
 def _hardware(manifest: dict) -> str:
