@@ -80,7 +80,7 @@ def _cmd_estimate(args) -> int:
 
     from .experiment import load_config
     from .io import save_json
-    from .experiment.config import ConfigError
+    from .experiment.config import ConfigError, channel_configs
     from .experiment.estimate import estimate
     try:
         config = load_config(args.config, list(args.set or []))
@@ -88,14 +88,27 @@ def _cmd_estimate(args) -> int:
                                                                                   args.workers) else None
         if workers is None:
             raise ConfigError(f"--workers {args.workers!r}: expected machine counts >= 1, comma-separated (e.g. 1,4,16)")
-        result = estimate(config, data_root(args.data_root), args.n_images, Path(args.images) if args.images else None,
-                          workers, Path(args.gpu_results) if args.gpu_results else None)
+        # a multi-channel config: each channel as its own single-channel run (the fusion stage is not estimated)
+        targets = channel_configs(config) or [(None, config)]
+        results = {name: estimate(single, data_root(args.data_root), args.n_images,
+                                  Path(args.images) if args.images else None, workers,
+                                  Path(args.gpu_results) if args.gpu_results else None) for name, single in targets}
     except (ConfigError, DatasetNotFound, DatasetError, ValueError) as exc:
         print(f"classic estimate: {exc}", file=sys.stderr)
         return 2
     cache = cache_root()
     cache.mkdir(parents=True, exist_ok=True)
-    result["disk_free_gib"] = shutil.disk_usage(cache).free / 2 ** 30
+    for (name, single), result in zip(targets, results.values()):
+        result["disk_free_gib"] = shutil.disk_usage(cache).free / 2 ** 30
+        if name is not None:
+            print(f"\n== channel {name} ==")
+        _print_estimate(single, result, cache)
+    if args.json:
+        save_json(args.json, results[None] if None in results else results)
+    return 0
+
+
+def _print_estimate(config, result: dict, cache: Path) -> None:
     m = result["measured"]
     print(f"{config.name}: {result['dataset']}, {result['n_train']:,} train + {result['n_test']:,} test images, "
           f"{result['n_classes']} classes, {result['dimension']:,} dims")
@@ -115,9 +128,6 @@ def _cmd_estimate(args) -> int:
                                                   "pyramid, or take a subset (data.n_classes, data.n_train) **"
                                                   if result["store_gib"] > result["disk_free_gib"] else ""))
     print("memory: " + ", ".join(f"{k} {v:.1f}" for k, v in result["memory"].items()))
-    if args.json:
-        save_json(args.json, result)
-    return 0
 
 
 def _cmd_fuse(args) -> int:

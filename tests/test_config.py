@@ -157,3 +157,56 @@ def test_more_training_images_than_a_class_holds_is_refused_before_any_work(tmp_
     err = capsys.readouterr().err
     assert "2 class(es) without test images (a, b)" in err and "use data.n_train <= 6" in err
     assert not (tmp_path / "run").exists()
+
+
+MULTI = """
+features:
+  - {kind: dsift, rootsift: true}
+  - {kind: hog, hog_variant: dalal_triggs, encoder: {pca_dims: 32}}
+  - {kind: lbp, name: texture}
+encoder: {pca_dims: 64, n_components: 32}
+fusion: {method: early}
+"""
+
+
+def _multi(tmp_path, text=MULTI, overrides=()):
+    path = tmp_path / "multi.yaml"
+    path.write_text(text)
+    return load_config(path, overrides)
+
+
+def test_a_features_list_is_channels_with_their_own_encoders_and_round_trips(tmp_path):
+    import yaml
+    from classic.experiment.config import build_config, channel_configs, dump_config
+    cfg = _multi(tmp_path)
+    assert [(c.name, c.encoder.pca_dims, c.encoder.n_components) for c in cfg.channels] == \
+        [("dsift", 64, 32), ("hog_dalal_triggs", 32, 32), ("texture", 64, 32)]
+    assert cfg.channels[0].features.rootsift and cfg.fusion.method == "early"
+    assert build_config(yaml.safe_load(dump_config(cfg))) == cfg
+    name, single = channel_configs(cfg)[1]
+    assert single.features.kind == "hog" and single.encoder.pca_dims == 32 and not single.channels
+    # --set reaches a channel by its index
+    assert _multi(tmp_path, overrides=["features.2.kind=colour"]).channels[2].features.kind == "colour"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("features.1.encoder.pca_dims=100", "features[1] (hog_dalal_triggs): encoder.pca_dims = 100: must be at most 36"),
+    ("features.0.kind=gist", "features[0] (gist)"),      # refused by the channel's own kind rule
+    ("fusion.weights=[1, 2]", "fusion.weights = [1, 2]: must hold one weight per channel (3)"),
+    ("fusion.weights=[0, 0, 0]", "not all 0"),
+    ("fusion.method=average", "fusion.method = 'average': must be one of early, late"),
+    ("svm.solver=sgd", "use svm.solver=kernel"),
+    ("features.7.kind=lbp", "7 is not the index of one of the 3 channels"),
+    ("features.2.name=dsift", "two channels with one name"),
+])
+def test_bad_channel_and_fusion_values_are_refused_in_one_line(tmp_path, override, message):
+    with pytest.raises(ConfigError) as caught:
+        _multi(tmp_path, overrides=[override])
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_one_channel_lists_and_fusion_without_channels_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="two or more channels"):
+        _multi(tmp_path, "features:\n  - {kind: dsift}\n")
+    with pytest.raises(ConfigError, match="fusion: needs several channels"):
+        _multi(tmp_path, "fusion: {method: late}\n")
