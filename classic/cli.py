@@ -175,10 +175,19 @@ def _cmd_explain(args) -> int:
     if not image.is_file():
         print(f"classic explain: no such image file: {image}", file=sys.stderr)
         return 2
+    if args.descriptor != "sift" and args.run:
+        print(f"classic explain: --descriptor {args.descriptor} draws the descriptor alone; --run explains a "
+              "trained pipeline (SIFT panels): give one of the two", file=sys.stderr)
+        return 2
     try:
-        pipeline = TrainedPipeline(args.run) if args.run else None
-        base = Path(args.out) if args.out else (Path(args.run) if args.run else Path(".")) / "explain" / image.stem
-        written = explain(image, base, pipeline)
+        if args.descriptor != "sift":
+            from .report.explain_descriptors import explain_hog, explain_lbp
+            base = Path(args.out) if args.out else Path("explain") / f"{image.stem}_{args.descriptor}"
+            written = (explain_hog if args.descriptor == "hog" else explain_lbp)(image, base)
+        else:
+            pipeline = TrainedPipeline(args.run) if args.run else None
+            base = Path(args.out) if args.out else (Path(args.run) if args.run else Path(".")) / "explain" / image.stem
+            written = explain(image, base, pipeline)
     except (RunNotFound, ImageError) as exc:
         print(f"classic explain: {exc}", file=sys.stderr)
         return 2
@@ -264,6 +273,9 @@ def main(argv=None) -> int:
     explain.add_argument("image", help="any image file, from the dataset or not")
     explain.add_argument("--run", help="a run folder whose trained pipeline to use (without: descriptor panels only)")
     explain.add_argument("--out", help="output path without suffix (default: RUN/explain/<image name>)")
+    explain.add_argument("--descriptor", choices=("sift", "hog", "lbp"), default="sift",
+                         help="sift: the pipeline figure; hog, lbp: how that descriptor is made (cells, block "
+                              "normalisation; uniform patterns)")
     explain.set_defaults(func=_cmd_explain)
 
     datasets = sub.add_parser("datasets", help="list known datasets and whether they are present")

@@ -82,3 +82,24 @@ def test_an_image_without_descriptors_is_a_clear_message(trained, tmp_path, caps
         err = capsys.readouterr().err.strip()
         assert err.startswith("classic explain: ") and words in err and "\n" not in err
         assert not list(tmp_path.glob("figure*"))
+
+
+@requires_caltech
+def test_hog_and_lbp_figures_are_written_from_the_command_line(tmp_path, capsys):
+    from classic.cli import main
+    image = CALTECH / "cup" / "image_0001.jpg"
+    for descriptor in ("hog", "lbp"):
+        assert main(["explain", str(image), "--descriptor", descriptor, "--out", str(tmp_path / descriptor)]) == 0
+        assert (tmp_path / f"{descriptor}.png").stat().st_size > 10_000 and (tmp_path / f"{descriptor}.svg").is_file()
+    assert main(["explain", str(image), "--descriptor", "hog", "--run", str(tmp_path)]) == 2
+    assert "give one of the two" in capsys.readouterr().err
+
+
+def test_the_drawn_patterns_are_the_58_uniform_ones_of_their_codes():
+    from classic.report.explain_descriptors import _pattern_bits
+    patterns = [_pattern_bits(code) for code in range(59)]
+    assert patterns[58] is None                                       # the non-uniform code
+    assert len({tuple(p) for p in patterns[:58]}) == 58
+    for p in patterns[:58]:
+        assert np.count_nonzero(p != np.roll(p, 1)) <= 2              # at most 2 changes round the circle
+    assert patterns[1].tolist() == [True] + [False] * 7 and patterns[57].all()

@@ -22,6 +22,9 @@ class TrainedPipeline:
     def __init__(self, folder):
         run = load_run(folder)
         self.config = build_config(run["config"])
+        if self.config.channels:
+            raise RunNotFound(f"{folder} fuses {len(self.config.channels)} descriptor channels; a trained pipeline is "
+                              f"read from a single-channel run (run one channel of its config alone)")
         if run["class_names"] is None:
             raise RunNotFound(f"{folder} has no classes.json (written by runs since the report layer): re-run "
                               f"`classic run {Path(folder) / 'config.yaml'} --out {folder}` (cached stages make it quick)")
