@@ -130,20 +130,51 @@ def hog(image, cell_size: int = 8, block_size: int = 2, n_orientations: int = 9)
     return block_normalise(cell_histograms(image, cell_size, n_orientations), block_size)
 
 
-def cell_weights(length: int, cell_size: int, n_cells: int, xp):
-    """(n_cells, length) weights with which each interior pixel votes into the two cells around it:
-    bilinear interpolation between cell centres, pixel x's centre at x + 1/2 and cell c's at
-    (c + 1/2) cell_size (``vl_hog``'s rule, and ``vl_lbp``'s)."""
+def _axis_votes(length: int, cell_size: int, n_cells: int, xp):
+    """Per pixel of one axis: the cell on its left and the weights of its votes into that cell and the
+    next one (bilinear interpolation between cell centres: pixel x's centre at x + 1/2, cell c's at
+    (c + 1/2) cell_size; ``vl_hog``'s rule, and ``vl_lbp``'s).  Border pixels (no full neighbourhood)
+    and votes outside the cells get weight 0."""
     position = (xp.arange(length, dtype=xp.float32) + xp.float32(0.5)) / xp.float32(cell_size) - xp.float32(0.5)
     left = xp.floor(position)
     right_weight = position - left
     left = left.astype(xp.int64)
-    weights = xp.zeros((n_cells, length), dtype=xp.float32)
-    pixels = xp.arange(1, length - 1)                        # border pixels have no gradient
-    for cell, weight in ((left, 1 - right_weight), (left + 1, right_weight)):
-        keep = pixels[(cell[pixels] >= 0) & (cell[pixels] < n_cells)]
-        weights[cell[keep], keep] = weight[keep]
-    return weights
+    interior = (xp.arange(length) >= 1) & (xp.arange(length) < length - 1)
+    weights = [xp.where(interior & (cell >= 0) & (cell < n_cells), weight, xp.float32(0))
+               for cell, weight in ((left, 1 - right_weight), (left + 1, right_weight))]
+    return left, weights
+
+
+def cell_votes(bins, values, n_bins: int, cell_size: int, n_cells: tuple[int, int]):
+    """(cells_y, cells_x, n_bins) histograms: each pixel of the (H, W) images ``bins`` (int) and
+    ``values`` adds its value to its bin in the four cells around it, bilinearly weighted (see
+    :func:`_axis_votes`).  One ``bincount`` per corner: the same on the GPU.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> bins = np.zeros((16, 16), dtype=np.int64)
+    >>> h = cell_votes(bins, np.ones((16, 16), np.float32), 2, 8, (2, 2))
+    >>> h.shape, float(h[..., 1].sum()), bool(h[..., 0].sum() <= 14 * 14)   # 14 x 14 interior pixels
+    ((2, 2, 2), 0.0, True)
+    """
+    xp = array_module(bins)
+    h, w = bins.shape
+    cy, cx = n_cells
+    rows, row_weights = _axis_votes(h, cell_size, cy, xp)
+    columns, column_weights = _axis_votes(w, cell_size, cx, xp)
+    # the cells with a margin of one on every side, so that every vote has a place (those outside
+    # weigh 0 and are cut off after)
+    width = cx + 2
+    rows, columns = xp.clip(rows, -1, cy - 1), xp.clip(columns, -1, cx - 1)      # past the last cell: weight 0
+    first = (((rows + 1)[:, None] * width + (columns + 1)[None, :]) * n_bins + bins).ravel()
+    out = xp.zeros((cy + 2) * width * n_bins, dtype=xp.float64)
+    for a in (0, 1):
+        for b in (0, 1):
+            weight = (row_weights[a][:, None] * column_weights[b][None, :] * values).ravel()
+            out += xp.bincount(first + (a * width + b) * n_bins, weights=weight, minlength=len(out))
+    out = out.reshape(cy + 2, width, n_bins)[1:-1, 1:-1]
+    return out.reshape(cy, cx, n_bins).astype(xp.float32)
 
 
 def uoctti_hog(image, cell_size: int = 8, n_orientations: int = 9):
@@ -166,18 +197,27 @@ def uoctti_hog(image, cell_size: int = 8, n_orientations: int = 9):
     cy, cx = (h + cell_size // 2) // cell_size, (w + cell_size // 2) // cell_size
     gy, gx = gradient(image)
     magnitude = xp.sqrt(gx * gx + gy * gy)
-    unit = xp.maximum(magnitude, xp.float32(1e-10))
-    angles = xp.arange(n, dtype=xp.float64) * (math.pi / n)
     # the nearest of the 2n signed directions: the largest |u . d_k| over the n directions d_k in
-    # [0, pi) (the first on a tie, VLFeat's rule), signed by that dot product
-    scores = (gx / unit)[None] * xp.cos(angles).astype(xp.float32)[:, None, None] + \
-        (gy / unit)[None] * xp.sin(angles).astype(xp.float32)[:, None, None]          # (n, H, W)
-    nearest = xp.argmax(xp.abs(scores), axis=0)
-    negative = xp.take_along_axis(scores, nearest[None], axis=0)[0] < 0
-    direction = nearest + n * negative                                               # one of 2n
-    rows, columns = cell_weights(h, cell_size, cy, xp), cell_weights(w, cell_size, cx, xp)
-    one_hot = (direction[None] == xp.arange(2 * n)[:, None, None]) * magnitude[None]  # (2n, H, W)
-    signed = xp.matmul(xp.matmul(rows, one_hot), columns.T)                          # (2n, cy, cx)
+    # [0, pi) (the first on a tie, VLFeat's rule), signed by that dot product.  Only the two directions
+    # on either side of the gradient's orientation can win: those two dot products are compared as
+    # VLFeat compares them (float32), so ties fall the same way
+    angles = xp.arange(n, dtype=xp.float64) * (math.pi / n)
+    cosines, sines = xp.cos(angles).astype(xp.float32), xp.sin(angles).astype(xp.float32)
+    unit = xp.maximum(magnitude, xp.float32(1e-10))
+    ux, uy = gx / unit, gy / unit
+    orientation = xp.arctan2(gy, gx) * xp.float32(n / math.pi)                       # in [-n, n]
+    below = xp.floor(orientation).astype(xp.int64)                                   # in [-n, n]
+    below = xp.where(below < 0, below + n, below)
+    below = xp.where(below == n, 0, below)
+    above = xp.where(below == n - 1, 0, below + 1)
+    score_below = ux * cosines[below] + uy * sines[below]
+    score_above = ux * cosines[above] + uy * sines[above]
+    gap = xp.abs(score_above) - xp.abs(score_below)
+    take_above = (gap > 0) | ((gap == 0) & (above < below))
+    nearest = xp.where(take_above, above, below)
+    best = xp.where(take_above, score_above, score_below)
+    direction = nearest + n * (best < 0)                                              # one of 2n
+    signed = cell_votes(direction, magnitude, 2 * n, cell_size, (cy, cx)).transpose(2, 0, 1)   # (2n, cy, cx)
     unsigned = signed[:n] + signed[n:]
     energy = (unsigned.astype(xp.float64) ** 2).sum(axis=0)
     padded = xp.pad(energy, 1, mode="edge")

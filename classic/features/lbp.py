@@ -15,7 +15,7 @@ The comparisons are float64, as scikit-image makes them, so the codes are equal 
 
 As a local descriptor (:func:`dense_lbp`), the codes are pooled into cell histograms as VLFeat's
 ``vl_lbp`` pools its own (:func:`lbp_histograms`): every interior pixel votes for its code in the four
-cells around it with bilinear weights (as HOG's cells, :func:`hog.cell_weights`), there are
+cells around it with bilinear weights (as HOG's cells, :func:`hog.cell_votes`), there are
 :math:`\lfloor \text{size} / \text{cell\_size} \rfloor` cells per axis, and each histogram h is
 mapped to :math:`\sqrt{h} / \sqrt{\textstyle\sum_k h_k}` (Hellinger, unit L2 norm).  VLFeat's
 histograms have 58 bins where these have 59, because its codes differ: it compares strictly
@@ -36,7 +36,7 @@ import math
 import numpy as np
 
 from ..backend import array_module
-from .hog import block_frames, cell_weights, two_by_two
+from .hog import block_frames, cell_votes, two_by_two
 
 N_UNIFORM_CODES = 8 * 7 + 3                 # codes of 8-neighbour uniform LBP: 58 uniform + 1 for the rest
 LBP_DESCRIPTOR_SIZE = 2 * 2 * N_UNIFORM_CODES
@@ -112,12 +112,8 @@ def lbp_histograms(codes, cell_size: int, n_codes: int = N_UNIFORM_CODES):
     """
     xp = array_module(codes)
     h, w = codes.shape
-    cy, cx = h // cell_size, w // cell_size
-    rows = cell_weights(h, cell_size, cy, xp)
-    columns = cell_weights(w, cell_size, cx, xp)
-    one_hot = (codes[None] == xp.arange(n_codes)[:, None, None]).astype(xp.float32)        # (n_codes, H, W)
-    counts = xp.matmul(xp.matmul(rows, one_hot), columns.T).transpose(1, 2, 0)            # (cy, cx, n_codes)
-    counts = xp.maximum(counts, 0)
+    counts = cell_votes(codes, xp.ones(codes.shape, dtype=xp.float32), n_codes, cell_size,
+                        (h // cell_size, w // cell_size))
     return xp.sqrt(counts) / (xp.sqrt(counts.sum(axis=2, keepdims=True)) + xp.float32(1e-10))
 
 
