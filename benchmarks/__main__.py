@@ -146,6 +146,23 @@ def bench_hog(table, images, repeats):
         s = timeit(lambda: [skimage_hog(im, cells_per_block=(2, 2), feature_vector=False) for im in images], repeats)
         worst = max(float(np.abs(a - b).max()) for a, b in zip(o["result"], s["result"]))
         table.add(stage, "skimage hog", s, o, note=f"max |difference| {worst:.1e}")
+    try:
+        import cv2
+        cv2.setNumThreads(1)
+        uint8 = [np.round(255 * im).astype(np.uint8) for im in images]
+
+        def opencv():
+            out = []
+            for im in uint8:
+                h, w = (n // 8 * 8 for n in im.shape)
+                descriptor = cv2.HOGDescriptor((w, h), (16, 16), (8, 8), (8, 8), 9)
+                out.append(descriptor.compute(np.ascontiguousarray(im[:h, :w])))
+            return out
+        table.add(stage, "OpenCV HOGDescriptor", timeit(opencv, repeats), o,
+                  note="its own definition: Gaussian block window, trilinear votes, sqrt gamma")
+    except (ImportError, AttributeError):
+        table.add(stage, "OpenCV HOGDescriptor", None,
+                  note="needs opencv-python-headless < 5 (pip install -e '.[bench]'); OpenCV 5 has no HOGDescriptor")
     from classic.features.hog import uoctti_hog
     stage = f"HOG UoCTTI 31-D 8px cells ({len(images)} imgs)"
     u = timeit(lambda: [uoctti_hog(im) for im in images], repeats)
@@ -175,6 +192,15 @@ def bench_lbp(table, images, repeats):
         s = timeit(lambda: [local_binary_pattern(im, 8, 1, method="nri_uniform") for im in gray], repeats)
     differ = sum(int((a != b).sum()) for a, b in zip(o["result"], s["result"]))
     table.add(stage, "skimage local_binary_pattern", s, o, note=f"{differ} codes differ")
+    from classic.features.lbp import lbp_histograms
+    stage = f"LBP 8px cell histograms, codes included ({len(images)} imgs)"
+    h = timeit(lambda: [lbp_histograms(lbp_codes(im), 8) for im in gray], repeats)
+    table.add(stage, "classic (59 bins)", h)
+    if vlfeat.available():
+        v = timeit(lambda: [vlfeat.lbp(im, 8) for im in images], repeats)
+        table.add(stage, "VLFeat vl_lbp (58 bins)", v, h, note="its own codes: 3x3 square, strict >, constants merged")
+    else:
+        table.add(stage, "VLFeat vl_lbp (58 bins)", None, note="VLFeat not installed")
 
 
 def real_points(images, n, dims=80, seed=0):

@@ -64,3 +64,13 @@ def test_channels_are_aligned_on_common_rows_with_zeros_where_a_channel_has_no_d
     index = {"train": np.array([0, 2]), "everything": np.array([0, 2, 4])}
     out = _aligned(gram, index, everything=np.array([0, 1, 2, 3, 4]), train=np.array([0, 1, 2]))
     np.testing.assert_allclose(out, [[1, 0, 0.5], [0, 0, 0], [0.5, 0, 2], [0, 0, 0], [0.3, 0, 0.7]], rtol=1e-7)
+
+
+def test_each_channels_C_is_chosen_on_the_same_folds_as_its_single_channel_run(tmp_path):
+    grid = ["svm.C_grid=[0.01, 10]", "svm.cv_folds=2"]
+    _, sift = run_experiment(tmp_path, TINY + grid, render=False)
+    _, metrics = run_experiment(tmp_path, _tiny(grid), config=_multi_config(tmp_path, {"method": "late"}),
+                                render=False)
+    alone = metrics["splits"][0]["fusion"]["per_channel"]["dsift"]
+    assert alone["C"] == sift["splits"][0]["C"] and set(alone["cv_C"]) == {"0.01", "10.0"}
+    assert alone["mean_class_accuracy"] == pytest.approx(sift["mean_class_accuracy"])

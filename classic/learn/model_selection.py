@@ -83,9 +83,16 @@ def choose_C(K, y, C_grid, *, n_classes: int, cv_folds: int = 3, loss: str = "sq
     >>> best in (0.01, 1.0), sorted(scores)
     (True, ['0.01', '1.0'])
     """
-    folds = stratified_folds(y, cv_folds, seed)
-    scores = {str(C): fold_accuracy(out_of_fold_scores(K, y, folds, C=C, n_classes=n_classes, loss=loss, tol=tol,
-                                                       max_iter=max_iter, n_jobs=n_jobs), y, folds, n_classes)
-              for C in C_grid}
+    best, scores, _ = cross_validate_C(K, y, stratified_folds(y, cv_folds, seed), C_grid, n_classes=n_classes,
+                                       loss=loss, tol=tol, max_iter=max_iter, n_jobs=n_jobs)
+    return best, scores
+
+
+def cross_validate_C(K, y, folds, C_grid, *, n_classes: int, **svm) -> tuple[float, dict, np.ndarray]:
+    """:func:`choose_C` on given folds: (best C, ``str(C)`` -> fold accuracy, the best C's out-of-fold scores)."""
+    scores, held_out = {}, {}
+    for C in C_grid:
+        held_out[C] = out_of_fold_scores(K, y, folds, C=C, n_classes=n_classes, **svm)
+        scores[str(C)] = fold_accuracy(held_out[C], y, folds, n_classes)
     best = max(C_grid, key=lambda c: scores[str(c)])
-    return float(best), scores
+    return float(best), scores, held_out[best]

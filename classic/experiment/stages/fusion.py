@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ...io import load_npy, load_npz, save_json, save_npy, save_npz
-from ...learn import (LinearSVM, choose_C, combine, early_fusion_weights, evaluate, late_fusion_weights,
+from ...learn import (LinearSVM, combine, cross_validate_C, early_fusion_weights, evaluate, late_fusion_weights,
                       normalised_weights, out_of_fold_scores, scores_for_classes, stratified_folds)
 from ..context import RunContext
 from ..stage import StageOutput
@@ -62,36 +62,34 @@ def run(ctx: RunContext, kernels: list[StageOutput], names: list[str], split, n_
         def test_scores(svm, K):
             return scores_for_classes(svm.decision_function_kernel(K[t:]), svm.classes_, n_classes)
 
-        channels = {}
+        channels, held_out = {}, []
         for name, K in zip(names, grams):
-            C, cv = s.C, {}
+            # C by cross-validation when a grid is given; late fusion weighs the out-of-fold scores at that C
+            C, cv, oof = s.C, {}, None
             if s.C_grid:
-                C, cv = choose_C(K[:t], y, s.C_grid, n_classes=n_classes, cv_folds=s.cv_folds, seed=cfg.seed,
-                                 **svm_options)
+                C, cv, oof = cross_validate_C(K[:t], y, folds, s.C_grid, n_classes=n_classes, **svm_options)
+            elif f.method == "late" and not f.weights:
+                oof = out_of_fold_scores(K[:t], y, folds, C=C, n_classes=n_classes, **svm_options)
+            held_out.append(oof)
             scores = test_scores(fitted(K, C), K)
             channels[name] = {"C": C, "cv_C": cv, "scores": scores,
                               **{k: v for k, v in evaluate(scores, labels[test], n_classes).items()
                                  if k in ("mean_class_accuracy", "top1_error", "top5_error")}}
         Cs = [channels[n]["C"] for n in names]
+        if f.weights:
+            weights, tried = normalised_weights(f.weights), {}
+        elif f.method == "late":
+            weights, tried = late_fusion_weights(held_out, y, folds, f.weight_grid, n_classes=n_classes)
+        else:
+            weights, tried = early_fusion_weights(grams, y, folds, f.weight_grid, C=Cs[0], n_classes=n_classes,
+                                                  **svm_options)
         if f.method == "late":
-            if f.weights:
-                weights, tried = normalised_weights(f.weights), {}
-            else:
-                held_out = [out_of_fold_scores(K[:t], y, folds, C=C, n_classes=n_classes, **svm_options)
-                            for K, C in zip(grams, Cs)]
-                weights, tried = late_fusion_weights(held_out, y, folds, f.weight_grid, n_classes=n_classes)
             scores, C, cv = combine([channels[n]["scores"] for n in names], weights), Cs, {}
         else:
-            if f.weights:
-                weights, tried = normalised_weights(f.weights), {}
-            else:
-                weights, tried = early_fusion_weights(grams, y, folds, f.weight_grid, C=Cs[0], n_classes=n_classes,
-                                                      **{k: v for k, v in svm_options.items()})
             K = combine(grams, weights)
             C, cv = s.C, {}
             if s.C_grid:
-                C, cv = choose_C(K[:t], y, s.C_grid, n_classes=n_classes, cv_folds=s.cv_folds, seed=cfg.seed,
-                                 **svm_options)
+                C, cv, _ = cross_validate_C(K[:t], y, folds, s.C_grid, n_classes=n_classes, **svm_options)
             scores = test_scores(fitted(K, C), K)
         save_npy(folder / "scores.npy", scores.astype(np.float32))
         save_npy(folder / "test_labels.npy", labels[test])
