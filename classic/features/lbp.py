@@ -51,6 +51,8 @@ def _bilinear(padded, pad: int, h: int, w: int, dr: float, dc: float):
     xp = array_module(padded)
     r0, c0 = math.floor(dr), math.floor(dc)
     r1, c1 = math.ceil(dr), math.ceil(dc)
+    if r0 == r1 and c0 == c1:           # a neighbour on the pixel grid: the weights are 1 and 0, the value itself
+        return padded[pad + r0:pad + r0 + h, pad + c0:pad + c0 + w]
     rows = xp.arange(h, dtype=xp.float64) + dr
     columns = xp.arange(w, dtype=xp.float64) + dc
     fr = (rows - xp.floor(rows))[:, None]
@@ -85,13 +87,17 @@ def lbp_codes(image, n_points: int = 8, radius: float = 1.0):
     pad = math.ceil(radius) + 1                 # zeros around the image reach every neighbour's 4 pixels
     padded = xp.zeros((h + 2 * pad, w + 2 * pad), dtype=xp.float64)          # made once for the P neighbours
     padded[pad:-pad, pad:-pad] = image
-    bits = xp.stack([(_bilinear(padded, pad, h, w, float(dr), float(dc)) - image >= 0)
-                     for dr, dc in zip(rows, columns)])
-    bits = bits.astype(xp.int64)                                                     # (P, H, W)
-    n_ones = bits.sum(axis=0)
-    changes = xp.abs(bits[1:] - bits[:-1]).sum(axis=0)
-    first_one = xp.argmax(bits, axis=0)                 # the first 1 (0 when there is none: not used then)
-    first_zero = xp.argmax(1 - bits, axis=0)
+    bits = [_bilinear(padded, pad, h, w, float(dr), float(dc)) - image >= 0 for dr, dc in zip(rows, columns)]
+    # per pixel: the number of 1s, of changes between consecutive bits, the first 1 and the first 0
+    # (a pass per bit over contiguous images: reductions across the bits would stride)
+    n_ones = sum(b.astype(xp.int16) for b in bits)
+    changes = sum((bits[p] != bits[p + 1]).astype(xp.int16) for p in range(P - 1))
+    first_one = xp.zeros((h, w), dtype=xp.int16)            # 0 when there is none: not used then
+    first_zero = xp.zeros((h, w), dtype=xp.int16)
+    for p in range(P - 1, -1, -1):
+        first_one = xp.where(bits[p], xp.int16(p), first_one)
+        first_zero = xp.where(bits[p], first_zero, xp.int16(p))
+    n_ones, first_one, first_zero = (a.astype(xp.int64) for a in (n_ones, first_one, first_zero))
     rotation = xp.where(first_one == 0, n_ones - first_zero, P - first_one)
     codes = 1 + (n_ones - 1) * P + rotation
     codes = xp.where(n_ones == 0, 0, xp.where(n_ones == P, P * (P - 1) + 1, codes))
