@@ -21,11 +21,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from classic.data import cache_root, data_root  # noqa: E402
+from classic.data import cache_root, data_root, load_image  # noqa: E402
 from classic.experiment import Runner, load_config  # noqa: E402
 from classic.experiment.build import build_dataset  # noqa: E402
+from classic.features.lbp import lbp_codes  # noqa: E402
 from classic.report.compare import write_comparison  # noqa: E402
 from classic.report.explain import explain  # noqa: E402
+from classic.report.explain_descriptors import explain_hog, explain_lbp  # noqa: E402
 from classic.experiment.run_folder import load_run  # noqa: E402
 from classic.experiment.trained import TrainedPipeline  # noqa: E402
 from classic.report.figures import _pyplot, save_figure  # noqa: E402
@@ -135,6 +137,10 @@ def main(argv=None) -> int:
     caltech_image = root / "caltech101" / "101_ObjectCategories" / "cup" / "image_0001.jpg"
     explain(caltech_image, FIGURES / "explain_cup", pipeline, dpi=DPI)
     explain(outside_image(), FIGURES / "explain_coffee", pipeline, dpi=DPI)
+    explain_hog(caltech_image, FIGURES / "explain_hog_cup", dpi=DPI)
+    explain_lbp(caltech_image, FIGURES / "explain_lbp_cup", dpi=DPI)
+    codes = lbp_codes(load_image(caltech_image, "gray", 300))
+    values["lbp_uniform_share"] = f"{100 * np.mean(codes < 58):.0f}"
     for name in ("confusion", "per_class"):
         shutil.copyfile(QUICK / f"{name}.png", FIGURES / f"quick_{name}.png")
     sweep = REPO / "runs" / "caltech101_quick_sweep"
