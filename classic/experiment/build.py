@@ -10,17 +10,23 @@ from pathlib import Path
 
 from ..data import Dataset, open_dataset
 from ..encoding import PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder, KMeans, VLADEncoder
-from ..features import DenseHOG, DenseLBP, DenseSIFT, LocalColourStatistics
+from ..features import DenseHOG, DenseLBP, DenseSIFT, LocalColourStatistics, OpponentSIFT
 
 
-def _dense_sift(f):
-    return DenseSIFT(tuple(f.bin_sizes), step=f.step, magnif=f.magnif, window_size=f.window_size,
-                     contrast_threshold=f.contrast_threshold, rootsift=f.rootsift)
+def _sift(kind):
+    def make(f):
+        return kind(tuple(f.bin_sizes), step=f.step, magnif=f.magnif, window_size=f.window_size,
+                    contrast_threshold=f.contrast_threshold, rootsift=f.rootsift)
+    return make
+
+
+SIFT_KEYS = ("bin_sizes", "step", "magnif", "window_size", "contrast_threshold", "rootsift")
 
 
 # features.kind -> (extractor from the ``features`` section, the keys of that section it reads)
 DESCRIPTORS = {
-    "dsift": (_dense_sift, ("bin_sizes", "step", "magnif", "window_size", "contrast_threshold", "rootsift")),
+    "dsift": (_sift(DenseSIFT), SIFT_KEYS),
+    "opponent_sift": (_sift(OpponentSIFT), SIFT_KEYS),
     "colour": (lambda f: LocalColourStatistics(tuple(f.bin_sizes), step=f.step), ("bin_sizes", "step")),
     "hog": (lambda f: DenseHOG(tuple(f.bin_sizes), variant=f.hog_variant), ("bin_sizes", "hog_variant")),
     "lbp": (lambda f: DenseLBP(tuple(f.bin_sizes)), ("bin_sizes",)),

@@ -63,7 +63,8 @@ class DataConfig:
 @dataclass
 class FeatureConfig:
     """``features:``: the local descriptors and their dense grid."""
-    kind: str = "dsift"                  # dsift | colour (local colour statistics, 96-D, same grid)
+    kind: str = "dsift"                  # dsift | opponent_sift (SIFT of the 3 opponent colour channels, 384-D)
+                                         # | colour (local colour statistics, 96-D, same grid)
                                          # | hog (2 x 2 cells) | lbp (2 x 2 cells of 59-bin histograms)
     bin_sizes: list[int] = field(default_factory=lambda: [4, 6, 8, 10])   # one scale each: SIFT bin, colour
                                          # cell, HOG or LBP cell size in pixels

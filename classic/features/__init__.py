@@ -11,6 +11,7 @@ from .colour import COLOUR_DESCRIPTOR_SIZE, local_colour_statistics, multiscale_
 from .dsift import DESCRIPTOR_SIZE, dense_sift, phow, root_sift
 from .hog import HOG_DESCRIPTOR_SIZES, HOG_VARIANTS, dense_hog, hog, multiscale_dense_hog, uoctti_hog
 from .lbp import LBP_DESCRIPTOR_SIZE, dense_lbp, lbp_codes, lbp_histograms, multiscale_dense_lbp
+from .opponent import OPPONENT_DESCRIPTOR_SIZE, opponent_channels, opponent_phow
 
 
 @dataclass
@@ -124,6 +125,26 @@ class DenseSIFT(_DenseExtractor):
                     self.contrast_threshold, self.rootsift)
 
 
+class OpponentSIFT(DenseSIFT):
+    """Multi-scale dense SIFT of the three opponent colour channels of RGB images, stacked (384-D;
+    :mod:`features.opponent`); the parameters are :class:`DenseSIFT`'s, applied to each channel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    >>> OpponentSIFT(bin_sizes=(4,), step=8).extract(image).descriptors.shape
+    (25, 384)
+    """
+
+    image_mode = "rgb"
+    descriptor_size = OPPONENT_DESCRIPTOR_SIZE
+
+    def _extract(self, image):
+        return opponent_phow(image, tuple(self.bin_sizes), self.step, self.magnif, self.window_size,
+                             self.contrast_threshold, self.rootsift)
+
+
 class LocalColourStatistics(_DenseExtractor):
     """Multi-scale local colour statistics (96-D) of RGB images on the dense SIFT grid; stateless.
 
@@ -211,6 +232,7 @@ class DenseLBP(_DenseExtractor):
 
 
 __all__ = ["COLOUR_DESCRIPTOR_SIZE", "DESCRIPTOR_SIZE", "HOG_DESCRIPTOR_SIZES", "HOG_VARIANTS", "LBP_DESCRIPTOR_SIZE",
-           "DenseHOG", "DenseLBP", "DenseSIFT", "LocalColourStatistics", "LocalFeatures", "dense_hog", "dense_lbp",
+           "OPPONENT_DESCRIPTOR_SIZE", "DenseHOG", "DenseLBP", "DenseSIFT", "LocalColourStatistics", "LocalFeatures",
+           "OpponentSIFT", "dense_hog", "dense_lbp", "opponent_channels", "opponent_phow",
            "dense_sift", "hog", "lbp_codes", "lbp_histograms", "local_colour_statistics", "multiscale_colour_statistics",
            "multiscale_dense_hog", "multiscale_dense_lbp", "nonzero_rows", "phow", "root_sift", "uoctti_hog"]

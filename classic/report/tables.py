@@ -21,6 +21,7 @@ def _descriptor_text(f: dict, e: dict) -> str:
     kind = f.get("kind", "dsift")
     sizes = "/".join(map(str, f["bin_sizes"]))
     text = {"dsift": f"dense SIFT {sizes} step {f['step']}" + (", RootSIFT" if f.get("rootsift") else ""),
+            "opponent_sift": f"dense opponent SIFT {sizes} step {f['step']}" + (", RootSIFT" if f.get("rootsift") else ""),
             "colour": f"local colour statistics {sizes} step {f['step']}",
             "hog": f"dense HOG ({'UoCTTI 2x2 cells' if f.get('hog_variant', 'uoctti') == 'uoctti' else 'Dalal-Triggs blocks'})"
                    f" cells {sizes}",
