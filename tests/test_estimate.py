@@ -26,3 +26,18 @@ def test_estimate_projects_from_measured_images(tmp_path, capsys):
     pq = json.loads(out.read_text())
     assert pq["store_gib"] == pytest.approx(result["store_gib"] / 16)                                # 1 byte per 8 dims
     assert pq["stage_seconds_one_thread"]["pq"] > 0                        # fitting the codebooks, timed
+
+
+@requires_caltech
+def test_a_multi_channel_config_is_estimated_channel_by_channel_each_on_its_own_image_mode(tmp_path, capsys):
+    config = tmp_path / "multi.yaml"
+    config.write_text("data: {dataset: ilsvrc2012, n_classes: 10}\n"
+                      "features:\n  - {kind: dsift, bin_sizes: [4], step: 8}\n  - {kind: colour, bin_sizes: [4], step: 8}\n"
+                      "encoder: {pca_dims: 16, n_components: 8, store_dtype: float16}\n")
+    out = tmp_path / "estimate.json"
+    assert main(["estimate", str(config), "--images", str(CALTECH / "airplanes"), "--n-images", "2", "--workers", "1",
+                 "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert set(result) == {"dsift", "colour"}           # the colour channel decodes RGB images
+    assert all(r["measured"]["descriptors_per_image"] > 0 for r in result.values())
+    assert "== channel colour ==" in capsys.readouterr().out

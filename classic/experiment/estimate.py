@@ -47,9 +47,10 @@ def estimate(config: ExperimentConfig, data_root: Path, n_images: int = 16, imag
              workers: tuple[int, ...] = (1, 4, 16), gpu_results: Path | None = None) -> dict:
     """The projected cost of running ``config``: per-stage seconds, store size and memory, for this machine, N such machines and one GPU (see the module docstring)."""
     d, enc, s = config.data, config.encoder, config.svm
+    mode = make_extractor(config).image_mode          # what the run decodes the images to (gray, or RGB for colour)
     if images is not None:
         paths = sorted(p for p in Path(images).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:n_images]
-        loaders = [lambda p=p: load_image(p, "gray", d.max_side) for p in paths]
+        loaders = [lambda p=p: load_image(p, mode, d.max_side) for p in paths]
         n_train, n_test = KNOWN_SIZES.get(d.dataset, (None, None))
         if n_train is None:
             raise ValueError(f"no published size for {d.dataset!r}: run estimate where the dataset is")
@@ -62,7 +63,7 @@ def estimate(config: ExperimentConfig, data_root: Path, n_images: int = 16, imag
         split = splits[0]
         n_train, n_test, n_classes = len(split.train), len(split.test), len(dataset.class_names)
         refs = list(split.train)[:: max(1, len(split.train) // n_images)][:n_images]
-        loaders = [lambda r=r: dataset.load(r, "gray", d.max_side) for r in refs]
+        loaders = [lambda r=r: dataset.load(r, mode, d.max_side) for r in refs]
     extractor = make_extractor(config)
     with threadpool_limits(1):
         start, features = time.perf_counter(), []

@@ -47,6 +47,22 @@ def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
         return np.where(totals > 0, np.diag(confusion) / totals, np.nan)
 
 
+def mean_class_accuracy(scores, labels, n_classes: int) -> float:
+    """The mean over the classes present in ``labels`` of their top-1 recall (ties: the lower class index).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mean_class_accuracy(np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]), np.array([0, 1, 1]), 2)
+    0.75
+    """
+    labels = np.asarray(to_numpy(labels))
+    hits = np.asarray(to_numpy(scores)).argmax(axis=1) == labels     # argmax: the first of equal scores
+    totals = np.bincount(labels, minlength=n_classes)
+    present = totals > 0
+    return float(np.mean(np.bincount(labels, weights=hits, minlength=n_classes)[present] / totals[present]))
+
+
 def scores_for_classes(decision, classes, n_classes: int) -> np.ndarray:
     """A classifier's scores as an (n, n_classes) float32 array: column ``classes[j]`` holds its j-th
     column, the classes it never saw in training score -inf (ranked last, never predicted).

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from .metrics import evaluate, scores_for_classes
+from .metrics import mean_class_accuracy, scores_for_classes
 from .svm import LinearSVM
 
 
@@ -47,8 +47,8 @@ def out_of_fold_scores(K, y, folds, *, C: float, n_classes: int, loss: str = "sq
 
 def fold_accuracy(scores, y, folds, n_classes: int) -> float:
     """Mean over the folds of the mean per-class accuracy of the held-out ``scores``."""
-    return float(np.mean([evaluate(scores[val_idx], np.asarray(y)[val_idx], n_classes)["mean_class_accuracy"]
-                          for _, val_idx in folds]))
+    y = np.asarray(y)
+    return float(np.mean([mean_class_accuracy(scores[val_idx], y[val_idx], n_classes) for _, val_idx in folds]))
 
 
 def choose_C(K, y, C_grid, *, n_classes: int, cv_folds: int = 3, loss: str = "squared_hinge", tol: float = 1e-4,
