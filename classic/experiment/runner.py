@@ -11,6 +11,11 @@ Per split::
     kernel  - Gram matrices, block by block from the store (solver kernel)    (stages/kernel.py)
     svm     - one-vs-rest linear SVMs and test scores                          (stages/svm.py)
 
+A config with several descriptor channels runs the stages above up to ``kernel`` once per channel
+(each channel's single-channel config, so its keys are that run's), then one stage per split::
+
+    fusion  - the channels' Gram matrices combined (early or late), C and weights by CV  (stages/fusion.py)
+
 Two passes are shared by the splits: the first split's ``sample`` stage draws every split's sample,
 and every split's vocabulary is fitted before the first ``encode``, so that one pass over the images
 encodes all the splits' stores.  The stage contract (keys, cache-or-compute under lock, records) is

@@ -103,7 +103,7 @@ def evaluate(scores, labels, n_classes: int) -> dict:
     return {
         "top1_error": top_k_error(scores, labels, 1),
         "top5_error": top_k_error(scores, labels, min(5, n_classes)),
-        "mean_class_accuracy": float(np.nanmean(per_class)),
+        "mean_class_accuracy": mean_class_accuracy(scores, labels, n_classes),
         "per_class_accuracy": per_class,
         "confusion": confusion,
     }
