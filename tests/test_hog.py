@@ -64,6 +64,19 @@ def test_uoctti_cells_equal_vlfeats_vl_hog_on_caltech_images(cell_size):
         np.testing.assert_allclose(ours, ref, atol=1e-5)
 
 
+
+@requires_vlfeat
+def test_uoctti_directions_on_midpoints_fall_as_in_vl_hog():
+    """Gradients exactly between two of the 2n directions (90 degrees, 10 degrees, ...), where rounding
+    atan2 could pick either neighbour: decided by VLFeat's float32 dot products, so the cells equal
+    vl_hog's.  A ring of every orientation (a radial ramp) and straight horizontal / diagonal edges."""
+    y, x = np.mgrid[0:64, 0:72].astype(np.float32)
+    ring = np.hypot(y - 31.5, x - 35.5) / 50
+    horizontal = (y >= 30).astype(np.float32)                         # gradient at 90 degrees
+    tilted = np.clip((x * np.float32(np.tan(np.pi / 18)) + y) / 40, 0, 1).astype(np.float32)   # near 80 degrees
+    for image in (ring, horizontal, tilted):
+        np.testing.assert_allclose(uoctti_hog(image), vlfeat.hog(image, 8), atol=1e-6)
+
 def test_uoctti_layout_signed_unsigned_texture_on_an_edge():
     edge = np.zeros((32, 40), dtype=np.float32)
     edge[:, 20:] = 1                                  # brighter to the right
