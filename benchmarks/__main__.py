@@ -281,6 +281,29 @@ def bench_fisher(table, points, k, n, repeats, peak_gflops):
         table.add(stage, "skimage fisher_vector", None, note="scikit-image not installed")
 
 
+def bench_encoders(table, points, n, repeats):
+    """One image's encoding (N real PCA-SIFT descriptors at random positions) by each encoder of the
+    era, beside the Fisher vector on the same descriptors: the ratio column is the row's time over
+    the FV row's (the era's pipelines each ran one of them; none has a peer implementation here)."""
+    from classic.encoding import KMeans, llc_vectors, supervectors, vlad_vectors
+    from classic.encoding.fisher import fisher_vectors
+    x = points[:n]
+    positions = np.random.default_rng(1).random((n, 2))
+    pyramid = ((1, 1), (2, 2), (1, 3))
+    stage = f"encode 1 image N={n} D={x.shape[1]}, 1x1+2x2+1x3"
+    gmm = DiagonalGMM(256, max_iter=5, seed=0).fit(points[:50_000])
+    fv = timeit(lambda: fisher_vectors([x], [positions], gmm, pyramid), repeats)
+    table.add(stage, "classic", fv, note="improved FV, K=256 (2KD = 40,960 per region)")
+    km256 = KMeans(256, max_iter=5, seed=0).fit(points[:50_000])
+    km1024 = KMeans(1024, max_iter=5, seed=0).fit(points[:50_000])
+    rows = [("super-vector K=256 hard", lambda: supervectors([x], [positions], km256, pyramid), "K(D+1) = 20,736 per region"),
+            ("super-vector K=256 soft-5", lambda: supervectors([x], [positions], km256, pyramid, assignment="soft"), ""),
+            ("VLAD K=256", lambda: vlad_vectors([x], [positions], km256, pyramid), "KD = 20,480 per region"),
+            ("LLC K=1024 k=5, 1x1+2x2+4x4", lambda: llc_vectors([x], [positions], km1024), "K = 1,024 per region, 21 regions")]
+    for name, encode, note in rows:
+        table.add(stage, name, timeit(encode, repeats), fv, note=("ratio: its time / FV's; " + note).rstrip("; "))
+
+
 def bench_pq(table, points, repeats):
     """Product quantisation (m = 8, K = 256, 10 Lloyd iterations) of 3,072 vectors made of ten real
     PCA-SIFT descriptors each (800 dims, 100 sub-quantisers): fit and encode, ours vs faiss."""
@@ -386,9 +409,10 @@ def main(argv=None):
     parser.add_argument("--run", default="runs/caltech101_fv", help="run folder for the per-stage image rates")
     parser.add_argument("--json", default="benchmarks/results.json")
     parser.add_argument("--only", nargs="*", default=None,
-                        choices=["decode", "dsift", "hog", "lbp", "gmm", "fisher", "kmeans", "pq", "svm", "run"])
+                        choices=["decode", "dsift", "hog", "lbp", "gmm", "fisher", "encoders", "kmeans", "pq", "svm",
+                                 "run"])
     args = parser.parse_args(argv)
-    only = set(args.only or ["decode", "dsift", "hog", "lbp", "gmm", "fisher", "kmeans", "pq", "svm", "run"])
+    only = set(args.only or ["decode", "dsift", "hog", "lbp", "gmm", "fisher", "encoders", "kmeans", "pq", "svm", "run"])
 
     env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     print(f"threads={args.threads}  {platform.processor() or platform.machine()}  OPENBLAS_CORETYPE="
@@ -411,7 +435,7 @@ def main(argv=None):
             bench_hog(table, images, args.repeats)
         if "lbp" in only:
             bench_lbp(table, images, args.repeats)
-        if only & {"gmm", "fisher", "kmeans", "pq"}:
+        if only & {"gmm", "fisher", "encoders", "kmeans", "pq"}:
             points = real_points(images, 1_000_000 if args.large else 100_000)
             if "gmm" in only:
                 bench_gmm(table, points[:100_000], 256, 5, max(1, args.repeats // 2), args.threads)
@@ -420,6 +444,8 @@ def main(argv=None):
             if "fisher" in only:
                 for n in (5000, 20000):
                     bench_fisher(table, points, 256, n, args.repeats, peak)
+            if "encoders" in only:
+                bench_encoders(table, points, 20000, args.repeats)
             if "kmeans" in only:
                 bench_kmeans(table, points, max(1, args.repeats // 2))
             if "pq" in only:

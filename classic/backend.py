@@ -67,3 +67,13 @@ def to_numpy(a) -> np.ndarray:
         return a
     get = getattr(a, "get", None)
     return get() if get is not None else np.asarray(a)
+
+
+def scatter_max(out, index, values) -> None:
+    """``out[index[i]] = max(out[index[i]], values[i])`` for every i, repeated indices included
+    (``numpy.maximum.at``; ``cupyx.scatter_max`` on the GPU, where ufuncs have no ``at``)."""
+    if isinstance(out, np.ndarray):
+        np.maximum.at(out, index, values)
+        return
+    import cupyx
+    cupyx.scatter_max(out, index, values)

@@ -71,8 +71,10 @@ def test_unreadable_images_are_skipped_and_recorded(tmp_path, encode_on):
     assert metrics["n_train"] + metrics["n_test"] == 16 - 2
 
 
-@pytest.mark.parametrize("encoder", [["encoder.kind=vlad"], ["encoder.kind=bow", "encoder.assignment=soft"]])
-def test_vlad_and_bow_runs_fit_a_kmeans_vocabulary(tmp_path, encoder):
+@pytest.mark.parametrize("encoder", [["encoder.kind=vlad"], ["encoder.kind=bow", "encoder.assignment=soft"],
+                                     ["encoder.kind=supervector"], ["encoder.kind=supervector", "encoder.assignment=soft"],
+                                     ["encoder.kind=llc", "encoder.pyramid=[[1, 1], [2, 2], [4, 4]]"]])
+def test_kmeans_encoder_runs_fit_a_kmeans_vocabulary(tmp_path, encoder):
     runner, metrics = run(tmp_path, TINY + ["encoder.n_components=16"] + encoder)
     assert [s["stage"] for s in runner.stages] == ["sample", "pca", "kmeans", "encode", "kernel", "svm"]
     assert metrics["mean_class_accuracy"] > 0.5            # chance: 0.1

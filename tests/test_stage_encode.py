@@ -123,3 +123,22 @@ def test_a_full_cache_disk_is_one_clear_line_in_human_units(tmp_path, monkeypatc
     assert err.startswith("classic run: ") and "needs 350.0 KiB but only 195.3 KiB are free" in err
     assert "\n" not in err and "0.0 GiB" not in err
     assert not [p for p in (tmp_path / "cache").rglob("*.tmp")]
+
+
+def test_the_store_key_holds_each_encoders_own_settings():
+    """Changing a super-vector or LLC setting changes the encoding's identity (a new store), and a key
+    another encoder reads does not (its store is reused)."""
+    from classic.experiment.config import load_config
+    from classic.experiment.stages.encode import identity
+    from conftest import REPO
+    config = str(REPO / "experiments" / "caltech101_quick.yaml")
+
+    def ident(*sets):
+        return identity(load_config(config, list(sets)))
+    base = ident("encoder.kind=supervector")
+    assert ident("encoder.kind=supervector", "encoder.frequency_weight=1") != base
+    assert ident("encoder.kind=supervector", "encoder.assignment=soft") != base
+    assert ident("encoder.kind=supervector", "encoder.llc_lambda=0.1") == base
+    llc = ident("encoder.kind=llc")
+    assert llc != base and ident("encoder.kind=llc", "encoder.n_nearest=3") != llc
+    assert ident("encoder.kind=llc", "encoder.frequency_weight=1") == llc

@@ -31,7 +31,7 @@ from __future__ import annotations
 from ..backend import array_module
 from .base import LocalEncoder
 from .kernel_map import chi2_feature_map
-from .kmeans import KMeans
+from .kmeans import KMeans, k_smallest
 from .pyramid import n_regions, pool
 from .vlad import nearest_words, one_hot
 
@@ -51,9 +51,7 @@ def codeword_weights(X, kmeans: KMeans, assignment: str = "hard", n_nearest: int
         return xp.zeros((0, k), X.dtype)
     # (|x - c|^2 - |x|^2) / 2: the |x|^2 term cancels in every difference d_k - d_min used below
     half = 0.5 * (centres * centres).sum(1)[None, :] - X @ centres.T
-    n = min(n_nearest, k)
-    nearest = xp.argpartition(half, n - 1, axis=1)[:, :n]
-    near = xp.take_along_axis(half, nearest, axis=1)
+    nearest, near = k_smallest(half, min(n_nearest, k))
     scale = X.dtype.type(2 * beta / max(kmeans.mean_distance_, 1e-12))
     u = xp.exp(-scale * (near - near.min(axis=1, keepdims=True)))
     votes = xp.zeros((X.shape[0], k), dtype=X.dtype)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..data import Dataset, open_dataset
-from ..encoding import PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder, KMeans, VLADEncoder
+from ..encoding import (PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder, KMeans, LLCEncoder,
+                        SuperVectorEncoder, VLADEncoder)
 from ..features import DenseHOG, DenseLBP, DenseSIFT, LocalColourStatistics, OpponentSIFT
 
 
@@ -48,6 +49,11 @@ def _common(e) -> dict:
 ENCODERS = {
     "fisher": (lambda e: FisherVectorEncoder(e.n_components, gmm_max_iter=e.gmm_max_iter, variance_floor=e.variance_floor,
                                              improved=e.improved, **_common(e)), DiagonalGMM),
+    "supervector": (lambda e: SuperVectorEncoder(e.n_components, s=e.frequency_weight, assignment=e.assignment,
+                                                 n_nearest=e.n_nearest, beta=e.beta,
+                                                 kmeans_max_iter=e.kmeans_max_iter, **_common(e)), KMeans),
+    "llc": (lambda e: LLCEncoder(e.n_components, n_nearest=e.n_nearest, lam=e.llc_lambda,
+                                 kmeans_max_iter=e.kmeans_max_iter, **_common(e)), KMeans),
     "vlad": (lambda e: VLADEncoder(e.n_components, kmeans_max_iter=e.kmeans_max_iter, **_common(e)), KMeans),
     "bow": (lambda e: BagOfWordsEncoder(e.n_components, assignment=e.assignment, kernel_map=e.kernel_map,
                                         n_nearest=e.n_nearest, beta=e.beta, kmeans_max_iter=e.kmeans_max_iter,

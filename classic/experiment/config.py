@@ -79,7 +79,7 @@ class FeatureConfig:
 @dataclass
 class EncoderConfig:
     """``encoder:``: PCA, the vocabulary, the encoding, the spatial pyramid and how the encodings are stored."""
-    kind: str = "fisher"                 # fisher | vlad | bow
+    kind: str = "fisher"                 # fisher | supervector | llc | vlad | bow
     pca_dims: int | None = 80
     whiten: bool = False
     n_components: int = 256              # vocabulary size: GMM components (fisher) or k-means centres
@@ -87,10 +87,12 @@ class EncoderConfig:
     gmm_tol: float = 1e-5
     variance_floor: float = 1e-3
     kmeans_max_iter: int = 25
-    assignment: str = "hard"             # bow: hard | soft (localised kernel codebook)
+    assignment: str = "hard"             # bow, supervector: hard | soft (localised kernel codebook)
     kernel_map: str = "chi2"             # bow: chi2 | hellinger | linear
-    n_nearest: int = 5                   # bow soft assignment: codewords that share a descriptor's vote
-    beta: float = 10.0                   # bow soft assignment: sharpness
+    n_nearest: int = 5                   # soft assignment: codewords that share a descriptor's vote; llc: its codewords
+    beta: float = 10.0                   # soft assignment: sharpness
+    frequency_weight: float = 0.1        # supervector: the constant s before each codeword's sqrt(frequency)
+    llc_lambda: float = 1e-4             # llc: regularisation of the local covariance, relative to its trace
     pyramid: list[list[int]] = field(default_factory=lambda: [[1, 1], [2, 2], [1, 3]])
     improved: bool = True
     drop_empty: bool = True
@@ -425,6 +427,8 @@ _RULES = [
     ("encoder.kernel_map", *_choice(KERNEL_MAPS)),
     ("encoder.n_nearest", *_integer(1)),
     ("encoder.beta", *_number()),
+    ("encoder.frequency_weight", *_number(strict=False)),
+    ("encoder.llc_lambda", *_number(strict=False)),
     ("encoder.pyramid", *_int_list(pair=True)),
     ("encoder.sample_images", *_integer(1)),
     ("encoder.sample_size", *_integer(2)),
@@ -506,7 +510,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
                                                 f"(or null: no PCA)")
     if e.whiten and e.pca_dims is None:
         _refuse("encoder.whiten", e.whiten, "whitening is part of PCA: set encoder.pca_dims too")
-    if e.kind == "bow" and e.assignment == "soft" and e.n_nearest > e.n_components:
+    if ((e.kind in ("bow", "supervector") and e.assignment == "soft") or e.kind == "llc") and e.n_nearest > e.n_components:
         _refuse("encoder.n_nearest", e.n_nearest, f"must be at most encoder.n_components ({e.n_components})")
     if e.sample_size < e.n_components:
         _refuse("encoder.sample_size", e.sample_size, f"must be at least encoder.n_components ({e.n_components}): "

@@ -39,6 +39,8 @@ def _encoding_text(e: dict) -> str:
     kind = e.get("kind", "fisher")
     pyramid = " + ".join(f"{a}x{b}" for a, b in e["pyramid"])
     name = {"fisher": "improved FV" if e.get("improved", True) else "FV", "vlad": "VLAD",
+            "supervector": f"super-vector ({e.get('assignment', 'hard')}, s = {e.get('frequency_weight', 0.1):g})",
+            "llc": f"LLC (k = {e.get('n_nearest', 5)}, max pooling)",
             "bow": f"{e.get('assignment', 'hard')} BoW" + (f" + {e.get('kernel_map')} map"
                                                           if e.get("kernel_map", "chi2") != "linear" else "")}[kind]
     store = f", PQ store ({e.get('pq_subvector_dims', 8)} dims/byte)" if e.get("store_dtype") == "pq" else ""

@@ -40,6 +40,11 @@ def identity(cfg) -> dict:
     if enc.kind == "bow":
         out.update(kind="bow", assignment=enc.assignment, kernel_map=enc.kernel_map,
                    **({"n_nearest": enc.n_nearest, "beta": enc.beta} if enc.assignment == "soft" else {}))
+    elif enc.kind == "supervector":
+        out.update(kind="supervector", assignment=enc.assignment, frequency_weight=enc.frequency_weight,
+                   **({"n_nearest": enc.n_nearest, "beta": enc.beta} if enc.assignment == "soft" else {}))
+    elif enc.kind == "llc":
+        out.update(kind="llc", n_nearest=enc.n_nearest, llc_lambda=enc.llc_lambda)
     elif enc.kind != "fisher":
         out.update(kind=enc.kind)
     return out
