@@ -12,7 +12,7 @@ from conftest import REPO
 @pytest.mark.parametrize("encoder", sorted(ENCODERS))
 def test_every_registered_pipeline_builds_and_its_dimension_is_the_fitted_encoders(kind, encoder):
     config = load_config(REPO / "experiments" / "digits.yaml",
-                         [f"features.kind={kind}", f"encoder.kind={encoder}", "encoder.n_components=4",
+                         [f"features.kind={kind}", f"encoder.kind={encoder}", "encoder.n_components=4", "encoder.n_nearest=3",
                           "encoder.pca_dims=8", "encoder.pyramid=[[1, 1], [2, 2]]", "features.bin_sizes=[4]"])
     extractor = make_extractor(config)
     rng = np.random.default_rng(0)
