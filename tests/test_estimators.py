@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from classic.encoding import PCA, DiagonalGMM, KMeans, ProductQuantizer
-from classic.learn import DualCoordinateSVM, LinearSVM, SGDLinearSVM
+from classic.learn import ASGDLinearSVM, DualCoordinateSVM, LinearSVM, SGDLinearSVM
 
 ESTIMATORS = [
     PCA(n_components=2),
@@ -20,6 +20,7 @@ ESTIMATORS = [
     ProductQuantizer(1, bits=2),                    # one dimension per sub-vector: any feature count splits
     LinearSVM(n_jobs=1),
     SGDLinearSVM(),
+    ASGDLinearSVM(),
     # lambda = 1e-2: the checks' 2-D blobs are far from the high-dimensional encodings the default
     # (1e-4) is for; at C = 1 / (lambda n) = 37 dual coordinate descent needs hundreds of passes there
     DualCoordinateSVM(lam=1e-2),
@@ -38,7 +39,7 @@ def test_fitted_streaming_solvers_hold_arrays_only_and_pickle(tmp_path):
     y = np.repeat(np.arange(3), 20)
     X[np.arange(60), y] += 3
     dual = RowFile(tmp_path / "dual.f32", (60, 3))
-    for svm in (SGDLinearSVM(lam=1e-3, batch_size=16), DualCoordinateSVM(lam=1e-2, batch_size=16)):
+    for svm in (SGDLinearSVM(lam=1e-3, batch_size=16), ASGDLinearSVM(lam=1e-3), DualCoordinateSVM(lam=1e-2, batch_size=16)):
         fitted = svm.fit(X, y, dual=dual) if isinstance(svm, DualCoordinateSVM) else svm.fit(X, y)
         again = pickle.loads(pickle.dumps(fitted))
         np.testing.assert_array_equal(again.predict(X), fitted.predict(X))

@@ -38,7 +38,7 @@ DATASETS = ("caltech101", "ilsvrc2012", "ilsvrc2010", "digits", "folder")
 FEATURE_KINDS = tuple(DESCRIPTORS)          # the registries of build.py
 ENCODER_KINDS = tuple(ENCODERS)
 STORE_DTYPES = ("float16", "float32", "pq")
-SOLVERS = ("kernel", "sgd", "dcd")      # LIBLINEAR on the Gram matrix | streaming SGD | streaming dual coordinate descent
+SOLVERS = ("kernel", "sgd", "asgd", "dcd")   # LIBLINEAR on the Gram matrix | streaming SGD | averaged SGD | dual coordinate descent
 ENCODE_ON = ("auto", "workers", "backend")  # where the per-image stages run; auto: backend on the GPU
 
 
@@ -109,20 +109,23 @@ class EncoderConfig:
 class SVMConfig:
     """``svm:``: the solver of the one-vs-rest linear SVMs and its settings."""
     solver: str = "kernel"               # kernel: LIBLINEAR on the Gram matrix | sgd: streaming mini-batch SGD
-                                         # | dcd: streaming dual coordinate descent
+                                         # | asgd: streaming averaged SGD | dcd: streaming dual coordinate descent
     C: float = 10.0
     loss: str = "squared_hinge"          # squared_hinge | hinge (every solver)
     C_grid: list[float] = field(default_factory=list)   # if given, C is chosen by CV on the training set
     cv_folds: int = 3
     tol: float = 1e-4                    # kernel: LIBLINEAR's tolerance
     max_iter: int = 5000                 # kernel: LIBLINEAR's passes at most
-    lam: float = 1e-5                    # sgd, dcd: regularisation lambda
-    batch_size: int = 256                # sgd, dcd: rows per step
-    max_epochs: int = 30                 # sgd, dcd: passes over the training set at most
-    patience: int = 5                    # sgd, dcd: stop after this many passes without held-out improvement
-    validation_fraction: float = 0.1     # sgd, dcd: held-out slice of the training set (0: keep the last pass)
+    lam: float | None = 1e-5             # streaming: regularisation lambda (null: 1 / (C n_train), LIBLINEAR's C)
+    balance: str = "equal"               # streaming: class weights, equal (positives and negatives weigh the same) | none
+    batch_size: int = 256                # streaming: rows per step
+    max_epochs: int = 30                 # streaming: passes over the training set at most
+    patience: int = 5                    # streaming: stop after this many passes without held-out improvement
+    validation_fraction: float = 0.1     # streaming: held-out slice of the training set (0: keep the last pass)
     sgd_eta0: float = 1.0                # sgd: initial step
-    sgd_average: bool = True             # sgd: averaged iterates (ASGD)
+    sgd_average: bool = True             # sgd: averaged iterates from the second pass on
+    asgd_eta0: float | None = None       # asgd: initial step (null: calibrated on a sample, as Bottou's sgd does)
+    asgd_average_start: float = 1.0      # asgd: passes of plain SGD before the averaging starts
     dcd_tol: float = 0.1                 # dcd: stop when the optimality violation fell to this share of the first pass's
 
 
@@ -360,15 +363,17 @@ def _integer(low=None, high=None, optional=False):
     return test, bounds + (" or null" if optional else "")
 
 
-def _number(low=0.0, strict=True, high=None, high_strict=False):
+def _number(low=0.0, strict=True, high=None, high_strict=False, optional=False):
     def test(v):
+        if v is None and optional:
+            return True
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             return False
         return (v > low if strict else v >= low) and (high is None or (v < high if high_strict else v <= high))
     allowed = f"a finite number {'>' if strict else '>='} {low:g}"
     if high is not None:
         allowed += f" and {'<' if high_strict else '<='} {high:g}"
-    return test, allowed
+    return test, allowed + (" or null" if optional else "")
 
 
 def _choice(options):
@@ -444,8 +449,11 @@ _RULES = [
     ("svm.cv_folds", *_integer(2)),
     ("svm.tol", *_number()),
     ("svm.max_iter", *_integer(1)),
-    ("svm.lam", *_number()),
+    ("svm.lam", *_number(optional=True)),
+    ("svm.balance", *_choice(("equal", "none"))),
     ("svm.sgd_eta0", *_number()),
+    ("svm.asgd_eta0", *_number(optional=True)),
+    ("svm.asgd_average_start", *_number(strict=False)),
     ("svm.batch_size", *_integer(1)),
     ("svm.max_epochs", *_integer(1)),
     ("svm.patience", *_integer(1)),

@@ -31,6 +31,9 @@ from .store import bytes_per_vector
 
 # published sizes: (training images, test images)
 KNOWN_SIZES = {"ilsvrc2012": (1_281_167, 50_000), "ilsvrc2010": (1_261_406, 150_000)}
+# bytes per second of one pass over a large float32 array (read and write), a rate to project
+# memory-bound steps by: about what the SGD steps on Caltech-101 reach on the development machines
+MEMORY_BANDWIDTH = 10e9
 
 
 def _matmul_rate() -> float:
@@ -103,6 +106,9 @@ def estimate(config: ExperimentConfig, data_root: Path, n_images: int = 16, imag
     if s.solver != "kernel":   # forward and backward products per epoch (+ the batch's Gram matrix for dcd)
         per_row = 4 * n_classes + (2 * s.batch_size if s.solver == "dcd" else 0)
         stages["svm"] = s.max_epochs * per_row * n_train * dim / (rate * 1e9)
+        if s.solver in ("sgd", "asgd"):   # + per step, about four memory-bound passes over the (C, dim) weights
+            steps = s.max_epochs * max(1, n_train // s.batch_size)
+            stages["svm"] += steps * 4 * 4 * n_classes * dim / MEMORY_BANDWIDTH
     else:                      # Gram matrix; eigendecomposition + LIBLINEAR (~20 passes per class)
         stages["kernel"] = 2 * n_train * n_all * dim / (rate * 1e9)
         stages["svm"] = (4 / 3 * n_train ** 3 + 20 * n_train ** 2 * n_classes) / (rate * 1e9)

@@ -54,12 +54,16 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}"
 
 
+STREAMING_SOLVERS = {"sgd": "SGD", "asgd": "averaged SGD", "dcd": "dual coordinate descent"}
+
+
 def run_report(config: ExperimentConfig, summary: dict, class_names: list[str], per_class: np.ndarray) -> str:
     """``report.md`` of a run: ``per_class`` is the per-class accuracy averaged over the splits."""
     e, s, d, values = config.encoder, config.svm, config.data, config.to_dict()
     learner = (f"one-vs-rest linear SVM ({s.loss}, C = {s.C if not s.C_grid else 'by CV from ' + str(s.C_grid)})"
                if s.solver == "kernel" else f"one-vs-rest linear SVMs by mini-batch "
-               f"{'SGD' if s.solver == 'sgd' else 'dual coordinate descent'} ({s.loss}, lambda = {s.lam:g})")
+               f"{STREAMING_SOLVERS[s.solver]} ({s.loss}, lambda = "
+               f"{f'{s.lam:g}' if s.lam is not None else f'1 / (C n), C = {s.C:g}'}, {s.balance} class weights)")
     dims = f"{summary['dimension']:,} dims, " if summary.get("dimension") else ""
     lines = [
         f"# {config.name}",

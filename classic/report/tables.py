@@ -76,7 +76,7 @@ def run_row(run: dict) -> dict:
     return {
         "kind": "ours", "method": f"classic ({config['name']})", "year": None,
         "features": features_text(config) + (f" + late fusion of {len(fusion['members'])} runs" if fusion else ""),
-        "encoding": encoding_text(config) + {"sgd": ", SGD SVM", "dcd": ", DCD SVM"}.get(config.get("svm", {}).get("solver"), ""),
+        "encoding": encoding_text(config) + {"sgd": ", SGD SVM", "asgd": ", ASGD SVM", "dcd": ", DCD SVM"}.get(config.get("svm", {}).get("solver"), ""),
         "dims": m.get("dimension"),
         **{k: 100 * m[k] for k in METRIC_LABELS},
         **{f"{k}_std": 100 * m[f"{k}_std"] if m["n_splits"] > 1 else None for k in METRIC_LABELS},

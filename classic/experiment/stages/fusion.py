@@ -25,6 +25,7 @@ from ...learn import (LinearSVM, combine, cross_validate_C, early_fusion_weights
                       normalised_weights, out_of_fold_scores, scores_for_classes, stratified_folds)
 from ..context import RunContext
 from ..stage import StageOutput
+from .svm import solver_identity
 
 
 def _aligned(gram, index, everything, train):
@@ -41,7 +42,7 @@ def _aligned(gram, index, everything, train):
 def run(ctx: RunContext, kernels: list[StageOutput], names: list[str], split, n_classes: int) -> StageOutput:
     """Fused scores of the split's test images from its channels' ``kernel`` stages."""
     cfg, s, f = ctx.config, ctx.config.svm, ctx.config.fusion
-    key = ctx.stages.key("fusion", asdict(f), asdict(s), cfg.seed, names, [k.key for k in kernels],
+    key = ctx.stages.key("fusion", asdict(f), solver_identity(s), cfg.seed, names, [k.key for k in kernels],
                          split.train_labels.tolist(), split.test_labels.tolist())
 
     def compute(folder: Path):

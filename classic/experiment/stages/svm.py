@@ -3,8 +3,9 @@
 * ``svm.solver: kernel`` — LIBLINEAR on the Gram matrix (:class:`classic.learn.LinearSVM`), C fixed or
   chosen by cross-validation on the training images (:func:`classic.learn.choose_C`); the model is
   kept in kernel form (dual coefficients over the training rows);
-* ``sgd`` / ``dcd`` — streaming solvers reading the training rows from the store batch by batch; the
-  model is the weight vectors (float16) and biases.  DCD's dual variables live in a file beside the
+* ``sgd`` / ``asgd`` / ``dcd`` — streaming solvers reading the training rows from the store batch by
+  batch (``svm.lam: null`` is :math:`1 / (C n)`, LIBLINEAR's problem for ``svm.C``); the model is the
+  weight vectors (float16) and biases.  DCD's dual variables live in a file beside the
   model during the fit, so memory does not grow with the number of training images.
 
 Every solver writes ``scores.npy`` (test images x classes, -inf for a class unseen in training),
@@ -19,16 +20,36 @@ import numpy as np
 
 from ...backend import to_numpy
 from ...io import load_npy, load_npz, save_json, save_npy, save_npz
-from ...learn import DualCoordinateSVM, LinearSVM, SGDLinearSVM, choose_C, scores_for_classes
+from ...learn import ASGDLinearSVM, DualCoordinateSVM, LinearSVM, SGDLinearSVM, choose_C, scores_for_classes
 from ..context import RunContext
 from ..stage import StageOutput
 from ..store import FeatureStore, RowFile
 
 
+# the keys of the svm section that only some solvers read (the rest are read by every solver, or by
+# the kernel solver, whose keys predate the others'): a setting of another solver leaves a key unchanged
+SOLVER_KEYS = {"asgd": ("asgd_eta0", "asgd_average_start"), "streaming": ("balance",)}
+
+
+def solver_identity(s) -> dict:
+    """What the svm stage's results depend on in the ``svm`` section ``s``."""
+    out = asdict(s)
+    for solver, keys in SOLVER_KEYS.items():
+        if s.solver != solver and not (solver == "streaming" and s.solver != "kernel"):
+            for k in keys:
+                out.pop(k)
+    return out
+
+
+def regularisation(s, n_train: int) -> float:
+    """The streaming solvers' lambda: ``svm.lam``, or 1 / (C n) (LIBLINEAR's C) where it is null."""
+    return s.lam if s.lam is not None else 1.0 / (s.C * n_train)
+
+
 def kernel_form(ctx: RunContext, kernel: StageOutput, split, n_classes: int) -> StageOutput:
     """LIBLINEAR on the split's Gram matrix."""
     cfg, s = ctx.config, ctx.config.svm
-    key = ctx.stages.key("svm", asdict(s), kernel.key, split.train_labels.tolist(), split.test_labels.tolist())
+    key = ctx.stages.key("svm", solver_identity(s), kernel.key, split.train_labels.tolist(), split.test_labels.tolist())
 
     def compute(folder: Path):
         gram = load_npy(kernel.folder / "gram.npy")
@@ -54,9 +75,9 @@ def kernel_form(ctx: RunContext, kernel: StageOutput, split, n_classes: int) -> 
 
 
 def streaming(ctx: RunContext, encoded: StageOutput, split, n_classes: int) -> StageOutput:
-    """All one-vs-rest SVMs by mini-batch SGD or dual coordinate descent, streaming from the store."""
+    """All one-vs-rest SVMs by mini-batch SGD, averaged SGD or dual coordinate descent, streaming from the store."""
     cfg, s = ctx.config, ctx.config.svm
-    key = ctx.stages.key("svm", asdict(s), encoded.key, cfg.backend, split.train_labels.tolist(),
+    key = ctx.stages.key("svm", solver_identity(s), encoded.key, cfg.backend, split.train_labels.tolist(),
                          split.test_labels.tolist())
     n_train = len(split.train)
 
@@ -66,15 +87,22 @@ def streaming(ctx: RunContext, encoded: StageOutput, split, n_classes: int) -> S
         train, everything = store.train_and_test_rows(n_train)
         test = everything[len(train):]
         common = dict(batch_size=s.batch_size, max_epochs=s.max_epochs, patience=s.patience,
-                      validation_fraction=s.validation_fraction, loss=s.loss, backend=cfg.backend, seed=cfg.seed)
+                      validation_fraction=s.validation_fraction, balance=s.balance, loss=s.loss, backend=cfg.backend,
+                      seed=cfg.seed)
+        lam = regularisation(s, len(train))
+        extra = {}
         if s.solver == "sgd":
-            svm = SGDLinearSVM(s.lam, eta0=s.sgd_eta0, average=s.sgd_average, **common).fit(store.subset(train),
-                                                                                            labels[train])
+            svm = SGDLinearSVM(lam, eta0=s.sgd_eta0, average=s.sgd_average, **common).fit(store.subset(train),
+                                                                                          labels[train])
+        elif s.solver == "asgd":
+            svm = ASGDLinearSVM(lam, eta0="auto" if s.asgd_eta0 is None else s.asgd_eta0,
+                                average_start=s.asgd_average_start, **common).fit(store.subset(train), labels[train])
+            extra = {"eta0": svm.eta0_}
         else:
             folder.mkdir(parents=True, exist_ok=True)
             dual = RowFile(folder / "dual.f32", (len(train), len(np.unique(labels[train]))))
             try:
-                svm = DualCoordinateSVM(s.lam, tol=s.dcd_tol, **common).fit(store.subset(train), labels[train],
+                svm = DualCoordinateSVM(lam, tol=s.dcd_tol, **common).fit(store.subset(train), labels[train],
                                                                             dual=dual)
             finally:
                 dual.close()
@@ -85,6 +113,6 @@ def streaming(ctx: RunContext, encoded: StageOutput, split, n_classes: int) -> S
         save_npz(folder / "index.npz", train=train, everything=everything)
         save_npz(folder / "model.npz", coef=to_numpy(svm.coef_).astype(np.float16),
                  intercept=to_numpy(svm.intercept_), classes=svm.classes_)
-        save_json(folder / "svm.json", {"solver": s.solver, "C": None, "best_epoch": svm.best_epoch_,
+        save_json(folder / "svm.json", {"solver": s.solver, "C": None, "lam": lam, **extra, "best_epoch": svm.best_epoch_,
                                         "selected_by": svm.selected_by_, "history": svm.history_})
     return ctx.stages.run("svm", key, split.name, compute)
