@@ -198,7 +198,6 @@ def test_a_features_list_is_channels_with_their_own_encoders_and_round_trips(tmp
     ("fusion.weights=[1, 2]", "fusion.weights = [1, 2]: must hold one weight per channel (3)"),
     ("fusion.weights=[0, 0, 0]", "not all 0"),
     ("fusion.method=average", "fusion.method = 'average': must be one of early, late"),
-    ("svm.solver=sgd", "use svm.solver=kernel"),
     ("features.7.kind=lbp", "7 is not the index of one of the 3 channels"),
     ("features.2.name=dsift", "two channels with one name"),
 ])
@@ -213,3 +212,9 @@ def test_one_channel_lists_and_fusion_without_channels_are_refused(tmp_path):
         _multi(tmp_path, "features:\n  - {kind: dsift}\n")
     with pytest.raises(ConfigError, match="fusion: needs several channels"):
         _multi(tmp_path, "fusion: {method: late}\n")
+
+
+def test_streaming_solvers_fuse_channels_early_only(tmp_path):
+    assert _multi(tmp_path, overrides=["svm.solver=asgd"]).svm.solver == "asgd"          # MULTI fuses early
+    with pytest.raises(ConfigError, match="fusion.method = 'late': with svm.solver=asgd the channels are fused early"):
+        _multi(tmp_path, overrides=["svm.solver=asgd", "fusion.method=late"])

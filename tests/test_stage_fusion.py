@@ -74,3 +74,23 @@ def test_each_channels_C_is_chosen_on_the_same_folds_as_its_single_channel_run(t
     alone = metrics["splits"][0]["fusion"]["per_channel"]["dsift"]
     assert alone["C"] == sift["splits"][0]["C"] and len(alone["cv_C"]) == 2
     assert alone["mean_class_accuracy"] == pytest.approx(sift["mean_class_accuracy"])
+
+
+def test_a_streaming_solver_fuses_the_channels_early_on_their_weighted_concatenated_stores(tmp_path):
+    """svm.solver=asgd: one SVM on [sqrt(w1) x1, sqrt(w2) x2], read from the channels' own stores
+    (the SIFT channel's stages are those of its single-channel run); the weights are the given ones."""
+    from classic.experiment.store import ConcatenatedStore, FeatureStore
+    _, sift = run_experiment(tmp_path, TINY + ["svm.solver=asgd", "svm.batch_size=4"], render=False)
+    overrides = _tiny(["svm.solver=asgd", "svm.batch_size=4"])
+    runner, metrics = run_experiment(tmp_path, overrides, config=_multi_config(tmp_path, {"method": "early",
+                                                                                         "weights": [3, 1]}))
+    assert all(r["cached"] for r in runner.stages if r.get("channel") == "dsift")
+    assert metrics["channels"]["weights"] == [0.75, 0.25] and metrics["channels"]["method"] == "early"
+    assert metrics["mean_class_accuracy"] > 0.5
+    assert "| lbp | 0.250 | — |" in (tmp_path / "run" / "report.md").read_text()
+    folders = [r for r in runner.stages if r["stage"] == "encode"]
+    stores = [FeatureStore(tmp_path / "cache" / "encode" / r["key"]) for r in folders]
+    both = ConcatenatedStore(stores, np.sqrt([0.75, 0.25]))
+    rows = np.arange(3)
+    np.testing.assert_allclose(both[rows], np.concatenate([np.sqrt(0.75) * stores[0][rows],
+                                                           0.5 * stores[1][rows]], axis=1), rtol=1e-6)

@@ -540,8 +540,10 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
 def _validate_channels(config: ExperimentConfig) -> ExperimentConfig:
     """A multi-channel config: each channel as a single-channel config, and what fusion needs."""
     n = len(config.channels)
-    if config.svm.solver != "kernel":
-        _refuse("svm.solver", config.svm.solver, "several channels are fused on their Gram matrices: use svm.solver=kernel")
+    if config.svm.solver != "kernel" and config.fusion.method != "early":
+        _refuse("fusion.method", config.fusion.method, f"with svm.solver={config.svm.solver} the channels are fused "
+                                                       "early (one SVM on their weighted concatenation): set "
+                                                       "fusion.method=early, or svm.solver=kernel for late fusion")
     if config.fusion.weights and len(config.fusion.weights) != n:
         _refuse("fusion.weights", config.fusion.weights, f"must hold one weight per channel ({n}), or be empty")
     for i, (name, single) in enumerate(channel_configs(config)):

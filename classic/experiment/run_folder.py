@@ -53,7 +53,8 @@ def summarise(results: list[dict], stages: list[dict], n_classes: int, wall: flo
             "method": results[0]["fusion"]["method"], "names": names, "chosen_by": results[0]["fusion"]["chosen_by"],
             "weights": [float(np.mean([r["fusion"]["weights"][i] for r in results])) for i in range(len(names))],
             "per_channel": {n: {f"{k}{suffix}": float(f([r["fusion"]["per_channel"][n][k] for r in results]))
-                                for k in METRICS for suffix, f in (("", np.mean), ("_std", np.std))} for n in names}}
+                                for k in METRICS for suffix, f in (("", np.mean), ("_std", np.std))} for n in names
+                            if n in results[0]["fusion"]["per_channel"]}}
     return summary
 
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..backend import get_backend
 from ..io import load_json, load_npy, load_npz, remove_stale_temporaries
-from ..learn import evaluate
+from ..learn import evaluate, normalised_weights
 from .build import build_dataset, encoded_dimension, make_extractor
 from .cache import Cache
 from .config import ExperimentConfig, channel_configs, check_splits, dump_config, validate
@@ -109,6 +109,7 @@ class Runner:
         self.log(f"{cfg.name}: {dataset.name}, {n_classes} classes, {len(splits)} split(s)"
                  + (f", {len(channels)} channels fused ({cfg.fusion.method})" if cfg.channels else ""))
         kernels = {split.name: [] for split in splits}           # the channels' kernel stages (fusion)
+        encodings = {split.name: [] for split in splits}         # the channels' stores (streaming solvers)
         outputs = {split.name: [] for split in splits}           # per split: (sample, encode) folders of each channel
         trained = {}
         for name, single in channels:
@@ -123,7 +124,9 @@ class Runner:
                     self.log(f"split {split.name}")
                 encoded = encode.run(ctx, jobs, index)
                 outputs[split.name].append((job["sample"].folder, encoded.folder))
-                if cfg.channels:
+                if cfg.channels and cfg.svm.solver != "kernel":      # early fusion of the stores, streamed
+                    encodings[split.name].append(encoded)
+                elif cfg.channels:
                     kernels[split.name].append(kernel.run(ctx, encoded, split))
                 elif cfg.svm.solver == "kernel":
                     trained[split.name] = svm.kernel_form(ctx, kernel.run(ctx, encoded, split), split, n_classes)
@@ -136,7 +139,11 @@ class Runner:
             names = [name for name, _ in channels]
             self.log("fusion")
             for split in splits:
-                trained[split.name] = fusion.run(ctx, kernels[split.name], names, split, n_classes)
+                if cfg.svm.solver == "kernel":
+                    trained[split.name] = fusion.run(ctx, kernels[split.name], names, split, n_classes)
+                else:
+                    weights = normalised_weights(cfg.fusion.weights or [1.0] * len(channels))
+                    trained[split.name] = svm.streaming(ctx, encodings[split.name], split, n_classes, weights, names)
         results = [self._evaluate(split, outputs[split.name], trained[split.name].folder, n_classes, channels)
                    for split in splits]
         dimension = sum(encoded_dimension(single) for _, single in channels)

@@ -141,8 +141,7 @@ class FeatureStore:
         """(training rows, training rows then test rows) of a split whose first ``n_train`` rows are its
         training images: training leaves out the images that did not decode or have no usable
         descriptor; testing keeps the latter (scored as an empty image: the store holds its zero vector)."""
-        train = np.flatnonzero(self.valid[:n_train] & ~self.empty[:n_train])
-        return train, np.concatenate([train, n_train + np.flatnonzero(self.valid[n_train:])])
+        return _train_and_test_rows(self.valid, self.empty, n_train)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -173,6 +172,42 @@ class FeatureStore:
 
     def subset(self, indices) -> "StoreView":
         """A view of rows ``indices``, indexed from 0 (what the streaming solvers train on)."""
+        return StoreView(self, np.asarray(indices))
+
+
+def _train_and_test_rows(valid, empty, n_train: int) -> tuple[np.ndarray, np.ndarray]:
+    train = np.flatnonzero(valid[:n_train] & ~empty[:n_train])
+    return train, np.concatenate([train, n_train + np.flatnonzero(valid[n_train:])])
+
+
+class ConcatenatedStore:
+    r"""Several stores of the same images read side by side, store c's rows scaled by ``scales[c]``: the
+    weighted concatenation :math:`[\sqrt{w_1} x_1, \dots]` of early fusion, for the streaming solvers
+    (nothing is written: each read reads every store).  An image is valid where every store decoded
+    it, empty where no store has a descriptor for it."""
+
+    def __init__(self, stores, scales):
+        self.stores, self.scales = list(stores), [np.float32(c) for c in scales]
+        self.valid = np.logical_and.reduce([s.valid for s in self.stores])
+        self.empty = np.logical_and.reduce([s.empty for s in self.stores])
+
+    def train_and_test_rows(self, n_train: int) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`FeatureStore.train_and_test_rows`, over all the stores."""
+        return _train_and_test_rows(self.valid, self.empty, n_train)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, the stores' dimensions summed)."""
+        return len(self.valid), sum(s.shape[1] for s in self.stores)
+
+    def __len__(self) -> int:
+        return len(self.valid)
+
+    def __getitem__(self, index) -> np.ndarray:
+        return np.concatenate([s[index] * c for s, c in zip(self.stores, self.scales)], axis=1)
+
+    def subset(self, indices) -> "StoreView":
+        """A view of rows ``indices``, indexed from 0."""
         return StoreView(self, np.asarray(indices))
 
 

@@ -53,6 +53,8 @@ from .streaming import StreamingLinearSVM
 # eta0 candidates: 4^k, k = -6 .. 4; calibrated on this many training rows at most
 ETA0_GRID = tuple(4.0 ** k for k in range(-6, 5))
 CALIBRATION_ROWS = 512
+# mini-batches read from the store at once
+READ_BATCHES = 32
 # W = a U: U is rescaled when a falls below this (float32 keeps 7 digits)
 MIN_SCALE = 1e-4
 
@@ -121,9 +123,17 @@ class ASGDLinearSVM(StreamingLinearSVM):
             self.eta0_ = self._calibrate(state, X, labels, train, rng) if self.eta0 == "auto" else float(self.eta0)
             state["eta0"] = self.eta0_
             state["average_from"] = int(round(self.average_start * self._steps_per_epoch(len(train))))
-        for batch in np.array_split(rng.permutation(train), self._steps_per_epoch(len(train))):
-            rows, order = self._rows(X, batch)
-            self._step(state, rows, self._signs(labels[order]), average=True)
+        xp = self._xp
+        batches = np.array_split(rng.permutation(train), self._steps_per_epoch(len(train)))
+        # rows are read READ_BATCHES batches at a time (one store read per block, not per small batch)
+        for first in range(0, len(batches), READ_BATCHES):
+            group = batches[first:first + READ_BATCHES]
+            block, order = self._rows(X, np.concatenate(group))
+            position = {row: i for i, row in enumerate(order)}
+            Y = self._signs(labels[order])
+            for batch in group:
+                where = xp.asarray([position[row] for row in batch])
+                self._step(state, block[where], Y[where], average=True)
         if state["W_mean"] is None:          # not averaging yet: the current iterate
             return state["scale"] * state["U"], state["scale"] * state["u_bias"]
         return state["W_mean"], state["b_mean"]

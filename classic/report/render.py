@@ -121,9 +121,9 @@ def channels_table(summary: dict) -> list[str]:
              "| channel | weight | mean class accuracy (%) | top-1 error (%) | top-5 error (%) |",
              "|---|---:|---:|---:|---:|"]
     for name, weight in zip(channels["names"], channels["weights"]):
-        m = channels["per_channel"][name]
-        lines.append(f"| {name} | {weight:.3f} | {cell(m, 'mean_class_accuracy')} | {cell(m, 'top1_error')} | "
-                     f"{cell(m, 'top5_error')} |")
+        m = channels["per_channel"].get(name)           # none with a streaming solver: one SVM for all channels
+        lines.append(f"| {name} | {weight:.3f} | " + (f"{cell(m, 'mean_class_accuracy')} | {cell(m, 'top1_error')} | "
+                                                      f"{cell(m, 'top5_error')} |" if m else "— | — | — |"))
     lines.append(f"| **fused** | | **{cell(summary, 'mean_class_accuracy')}** | {cell(summary, 'top1_error')} | "
                  f"{cell(summary, 'top5_error')} |")
     return lines

@@ -23,7 +23,7 @@ from ...io import load_npy, load_npz, save_json, save_npy, save_npz
 from ...learn import ASGDLinearSVM, DualCoordinateSVM, LinearSVM, SGDLinearSVM, choose_C, scores_for_classes
 from ..context import RunContext
 from ..stage import StageOutput
-from ..store import FeatureStore, RowFile
+from ..store import ConcatenatedStore, FeatureStore, RowFile
 
 
 # the keys of the svm section that only some solvers read (the rest are read by every solver, or by
@@ -74,15 +74,20 @@ def kernel_form(ctx: RunContext, kernel: StageOutput, split, n_classes: int) -> 
     return ctx.stages.run("svm", key, split.name, compute)
 
 
-def streaming(ctx: RunContext, encoded: StageOutput, split, n_classes: int) -> StageOutput:
-    """All one-vs-rest SVMs by mini-batch SGD, averaged SGD or dual coordinate descent, streaming from the store."""
+def streaming(ctx: RunContext, encoded, split, n_classes: int, weights=None, names=None) -> StageOutput:
+    """All one-vs-rest SVMs by mini-batch SGD, averaged SGD or dual coordinate descent, streaming from
+    the store; ``encoded`` a list of several channels' stores with their early-fusion ``weights``
+    (normalised; their square roots scale each store's rows)."""
     cfg, s = ctx.config, ctx.config.svm
-    key = ctx.stages.key("svm", solver_identity(s), encoded.key, cfg.backend, split.train_labels.tolist(),
+    encoded = encoded if isinstance(encoded, list) else [encoded]
+    keys = encoded[0].key if len(encoded) == 1 else [e.key for e in encoded] + [list(map(float, weights))]
+    key = ctx.stages.key("svm", solver_identity(s), keys, cfg.backend, split.train_labels.tolist(),
                          split.test_labels.tolist())
     n_train = len(split.train)
 
     def compute(folder: Path):
-        store = FeatureStore(encoded.folder, n_train + len(split.test))
+        stores = [FeatureStore(e.folder, n_train + len(split.test)) for e in encoded]
+        store = stores[0] if len(stores) == 1 else ConcatenatedStore(stores, np.sqrt(weights))
         labels = np.concatenate([split.train_labels, split.test_labels])
         train, everything = store.train_and_test_rows(n_train)
         test = everything[len(train):]
@@ -113,6 +118,10 @@ def streaming(ctx: RunContext, encoded: StageOutput, split, n_classes: int) -> S
         save_npz(folder / "index.npz", train=train, everything=everything)
         save_npz(folder / "model.npz", coef=to_numpy(svm.coef_).astype(np.float16),
                  intercept=to_numpy(svm.intercept_), classes=svm.classes_)
+        if len(stores) > 1:          # no channel has an SVM of its own: the fusion is of fixed weights
+            extra["fusion"] = {"method": "early", "channels": list(names), "weights": [float(w) for w in weights],
+                               "chosen_by": "fusion.weights (fixed: streaming solvers do not cross-validate)",
+                               "cv_accuracy": None, "per_channel": {}}
         save_json(folder / "svm.json", {"solver": s.solver, "C": None, "lam": lam, **extra, "best_epoch": svm.best_epoch_,
                                         "selected_by": svm.selected_by_, "history": svm.history_})
     return ctx.stages.run("svm", key, split.name, compute)

@@ -1,0 +1,129 @@
+"""The streaming SVM solvers against LIBLINEAR on one real feature store, pass by pass: why SGD
+falls short, and what averaged SGD needs to close the gap.
+
+    .venv/bin/python benchmarks/solvers.py RUN --data-root ../shared/datasets [--only NAME ...] [--json OUT]
+
+RUN is a finished single-channel run folder (``classic run``, any solver) whose encode stage is in the
+cache; its first split is used.  Each variant is fitted on the split's training rows, streaming from
+the store; after every pass the script records the test mean class accuracy and the training
+objective of LIBLINEAR's problem for the run's C (lambda = 1 / (C n), no class weights, squared
+hinge, bias regularised: the problem whose optimum the kernel solver finds).  The variants remove,
+one at a time, the differences between today's SGD and LIBLINEAR (a different objective, a held-out
+slice, few and large steps, the step size), then averaged SGD.  Printed as a table; ``--json``
+writes every pass.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# name -> (solver, constructor keywords; lam "liblinear" = 1 / (C n)), in the order of the diagnosis
+VARIANTS = {
+    "sgd: today's defaults": ("sgd", dict(lam=1e-5, balance="equal", validation_fraction=0.1, batch_size=256,
+                                          max_epochs=30, patience=5, eta0=1.0)),
+    "sgd: LIBLINEAR's objective": ("sgd", dict(lam="liblinear", balance="none", validation_fraction=0.1,
+                                               batch_size=256, max_epochs=30, patience=5, eta0=1.0)),
+    "sgd: + all training rows": ("sgd", dict(lam="liblinear", balance="none", validation_fraction=0.0,
+                                             batch_size=256, max_epochs=30, eta0=1.0)),
+    "sgd: + batches of 8": ("sgd", dict(lam="liblinear", balance="none", validation_fraction=0.0, batch_size=8,
+                                        max_epochs=10, eta0=1.0)),
+    "asgd: batches of 8, eta0 calibrated": ("asgd", dict(lam="liblinear", balance="none", batch_size=8,
+                                                         max_epochs=10)),
+    "asgd: + class weights (equal)": ("asgd", dict(lam="liblinear", balance="equal", batch_size=8, max_epochs=10)),
+    "asgd: hinge loss": ("asgd", dict(lam="liblinear", balance="none", batch_size=8, max_epochs=10, loss="hinge")),
+    "dcd: LIBLINEAR's objective": ("dcd", dict(lam="liblinear", balance="none", validation_fraction=0.0,
+                                               max_epochs=10, tol=1e-3)),
+}
+
+
+def load_split(run: Path, data_root: Path):
+    """(store, train rows, test rows, labels of all rows, C, kernel accuracy) of the run's first split."""
+    from classic.experiment.build import build_dataset
+    from classic.experiment.config import load_config
+    from classic.experiment.store import FeatureStore
+    config = load_config(run / "config.yaml")
+    manifest = json.loads((run / "manifest.json").read_text())
+    cache = Path(manifest["cache_root"])
+    split = build_dataset(config, data_root).splits()[0]
+    encode = next(s for s in manifest["stages"] if s["stage"] == "encode" and s["split"] == split.name)
+    store = FeatureStore(cache / "encode" / encode["key"], len(split.train) + len(split.test))
+    train, everything = store.train_and_test_rows(len(split.train))
+    labels = np.concatenate([split.train_labels, split.test_labels])
+    return store, train, everything[len(train):], labels, config.svm.C
+
+
+def traced(kind: str):
+    """The solver class of ``kind``, recording each pass's model (W, b) for evaluation after the fit."""
+    from classic.learn import ASGDLinearSVM, DualCoordinateSVM, SGDLinearSVM
+    base = {"sgd": SGDLinearSVM, "asgd": ASGDLinearSVM, "dcd": DualCoordinateSVM}[kind]
+
+    class Traced(base):
+        def _epoch(self, state, X, labels, train, epoch, rng):
+            W, b = super()._epoch(state, X, labels, train, epoch, rng)
+            self.passes_.append((time.perf_counter() - self.start_, W.copy(), b.copy()))
+            return W, b
+    Traced.__name__ = base.__name__
+    return Traced
+
+
+def objective_and_accuracy(store, train, test, labels, W, b, lam):
+    """LIBLINEAR's objective on the training rows (squared hinge, no weights) and the test mean class accuracy."""
+    loss = 0.0
+    for part in np.array_split(train, max(1, len(train) // 512)):
+        Y = np.where(labels[part][:, None] == np.arange(W.shape[0])[None, :], 1.0, -1.0)
+        loss += float((np.maximum(1 - Y * (store[part] @ W.T + b), 0) ** 2).sum())
+    objective = 0.5 * lam * (float((W.astype(np.float64) ** 2).sum()) + float((b ** 2).sum())) + loss / len(train)
+    predictions = np.concatenate([(store[p] @ W.T + b).argmax(1) for p in np.array_split(test, max(1, len(test) // 512))])
+    truth = labels[test]
+    accuracy = float(np.mean([np.mean(predictions[truth == c] == c) for c in np.unique(truth)]))
+    return objective, accuracy
+
+
+def main(argv=None) -> int:
+    from threadpoolctl import threadpool_limits
+
+    from classic.experiment.parallel import peak_memory_mb
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--data-root", type=Path, required=True)
+    parser.add_argument("--only", nargs="*", help="variant names (substrings) to run")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    store, train, test, labels, C = load_split(args.run, args.data_root)
+    lam = 1 / (C * len(train))
+    print(f"store {store.shape[0]:,} rows x {store.shape[1]:,} dims; {len(train):,} train / {len(test):,} test; "
+          f"LIBLINEAR's C = {C:g} -> lambda = {lam:.3g}")
+    out = {"run": str(args.run), "C": C, "lam": lam, "variants": {}}
+    with threadpool_limits(2):
+        for name, (kind, options) in VARIANTS.items():
+            if args.only and not any(o in name for o in args.only):
+                continue
+            options = {"loss": "squared_hinge", **options, "lam": lam if options["lam"] == "liblinear" else options["lam"]}
+            model = traced(kind)(**options)
+            model.passes_, model.start_ = [], time.perf_counter()
+            model.fit(store.subset(train), labels[train])
+            wall = time.perf_counter() - model.start_
+            passes = [dict(zip(("seconds", "objective", "accuracy"),
+                               (seconds, *objective_and_accuracy(store, train, test, labels, W, b, lam))))
+                      for seconds, W, b in model.passes_]
+            chosen = model.best_epoch_
+            final = objective_and_accuracy(store, train, test, labels, model.coef_, model.intercept_, lam)
+            out["variants"][name] = {"solver": kind, "options": options, "passes": passes, "chosen_pass": chosen,
+                                     "objective": final[0], "accuracy": final[1], "wall_seconds": wall,
+                                     "eta0": getattr(model, "eta0_", options.get("eta0"))}
+            print(f"{name:<40} acc {100 * final[1]:6.2f}%  objective {final[0]:8.4f}  pass {chosen:>2}/{len(passes):<2} "
+                  f"{wall:7.1f} s  peak {peak_memory_mb():,.0f} MiB" +
+                  (f"  eta0 {model.eta0_:g}" if hasattr(model, "eta0_") else ""), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.exit(main())
