@@ -103,6 +103,13 @@ def _cmd_estimate(args) -> int:
         if name is not None:
             print(f"\n== channel {name} ==")
         _print_estimate(single, result, cache)
+    if len(targets) > 1:       # the channels' stages add up (a streaming SVM on the concatenation costs their sum)
+        print(f"\n== all {len(targets)} channels ==")
+        rows = next(iter(results.values()))["projection_hours"]
+        for where in rows:
+            total = sum(r["projection_hours"][where]["total"] for r in results.values())
+            print(f"{where:<28}{total:>12.2f} hours")
+        print(f"feature stores: {sum(r['store_gib'] for r in results.values()):,.1f} GiB")
     if args.json:
         save_json(args.json, results[None] if None in results else results)
     return 0

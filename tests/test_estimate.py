@@ -40,4 +40,7 @@ def test_a_multi_channel_config_is_estimated_channel_by_channel_each_on_its_own_
     result = json.loads(out.read_text())
     assert set(result) == {"dsift", "colour"}           # the colour channel decodes RGB images
     assert all(r["measured"]["descriptors_per_image"] > 0 for r in result.values())
-    assert "== channel colour ==" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "== channel colour ==" in printed and "== all 2 channels ==" in printed
+    total = sum(next(iter(r["projection_hours"].values()))["total"] for r in result.values())   # --workers 1
+    assert f"{total:>12.2f} hours" in printed
