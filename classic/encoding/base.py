@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from ..backend import array_module
 from ..features import LocalFeatures, nonzero_rows
 from ..validation import check_is_fitted
+from .kmeans import KMeans
 from .pca import PCA
 from .pyramid import cell_indices
 
@@ -110,6 +111,14 @@ class LocalEncoder(TransformerMixin, BaseEstimator):
         encoded = [self.encode(f) for f in X]
         xp = array_module(encoded[0]) if encoded else np
         return xp.stack(encoded) if encoded else np.zeros((0, self.dimension), np.float32)
+
+
+class KMeansEncoder(LocalEncoder):
+    """Base class of the encoders on a k-means vocabulary of ``n_components`` words, fitted with
+    ``kmeans_max_iter`` Lloyd iterations from ``seed`` (VLAD, bag of words, super-vectors, LLC)."""
+
+    def _fit_vocabulary(self, projected):
+        return KMeans(self.n_components, max_iter=self.kmeans_max_iter, seed=self.seed).fit(projected)
 
 
 def sample_descriptors(per_image, size: int, seed: int):

@@ -29,7 +29,7 @@ ambiguity. IEEE TPAMI 32(7). https://doi.org/10.1109/TPAMI.2009.132
 from __future__ import annotations
 
 from ..backend import array_module
-from .base import LocalEncoder
+from .base import KMeansEncoder
 from .kernel_map import chi2_feature_map
 from .kmeans import KMeans, k_smallest
 from .pyramid import n_regions, pool
@@ -92,7 +92,7 @@ def bow_histograms(descriptors, positions, kmeans: KMeans, levels=((1, 1),), ass
     return histograms.reshape(n_images, -1)
 
 
-class BagOfWordsEncoder(LocalEncoder):
+class BagOfWordsEncoder(KMeansEncoder):
     """PCA + k-means vocabulary + hard or soft bag-of-words histograms over a spatial pyramid +
     explicit kernel map, as one estimator.
 
@@ -136,9 +136,6 @@ class BagOfWordsEncoder(LocalEncoder):
         self.kmeans_max_iter = kmeans_max_iter
         self.drop_empty = drop_empty
         self.seed = seed
-
-    def _fit_vocabulary(self, projected):
-        return KMeans(self.n_components, max_iter=self.kmeans_max_iter, seed=self.seed).fit(projected)
 
     def _encode_batch(self, descriptors, positions):
         return bow_histograms(descriptors, positions, self.vocabulary_, self.pyramid, self.assignment,

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from ..backend import array_module, scatter_max
 from ..normalise import l2_normalise
-from .base import LocalEncoder
+from .base import KMeansEncoder
 from .kmeans import KMeans, k_smallest
 from .pyramid import n_regions, region_indices
 
@@ -122,7 +122,7 @@ def llc_vectors(descriptors, positions, kmeans: KMeans, levels=((1, 1), (2, 2), 
     return l2_normalise(xp.ascontiguousarray(pooled.reshape(n_images, R * K)))
 
 
-class LLCEncoder(LocalEncoder):
+class LLCEncoder(KMeansEncoder):
     """PCA (optional) + k-means vocabulary + LLC codes max-pooled over a spatial pyramid, as one estimator.
 
     Parameters
@@ -164,9 +164,6 @@ class LLCEncoder(LocalEncoder):
         self.kmeans_max_iter = kmeans_max_iter
         self.drop_empty = drop_empty
         self.seed = seed
-
-    def _fit_vocabulary(self, projected):
-        return KMeans(self.n_components, max_iter=self.kmeans_max_iter, seed=self.seed).fit(projected)
 
     def _encode_batch(self, descriptors, positions):
         return llc_vectors(descriptors, positions, self.vocabulary_, self.pyramid, self.n_nearest, self.lam)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from ..backend import array_module
 from ..normalise import l2_normalise, signed_sqrt
-from .base import LocalEncoder
+from .base import KMeansEncoder
 from .bow import codeword_weights
 from .kmeans import KMeans
 from .pyramid import n_regions, pool
@@ -97,7 +97,7 @@ def supervectors(descriptors, positions, kmeans: KMeans, levels=((1, 1),), s: fl
     return v.reshape(n_images, -1)
 
 
-class SuperVectorEncoder(LocalEncoder):
+class SuperVectorEncoder(KMeansEncoder):
     """PCA + k-means vocabulary + super-vector coding over a spatial pyramid, as one estimator.
 
     Parameters
@@ -148,7 +148,7 @@ class SuperVectorEncoder(LocalEncoder):
     def _fit_vocabulary(self, projected):
         if self.assignment not in ASSIGNMENTS:
             raise ValueError(f"assignment must be one of {ASSIGNMENTS}, got {self.assignment!r}")
-        return KMeans(self.n_components, max_iter=self.kmeans_max_iter, seed=self.seed).fit(projected)
+        return super()._fit_vocabulary(projected)
 
     def _encode_batch(self, descriptors, positions):
         return supervectors(descriptors, positions, self.vocabulary_, self.pyramid, self.s, self.assignment,

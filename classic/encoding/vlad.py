@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from ..backend import array_module
 from ..normalise import l2_normalise, signed_sqrt
-from .base import LocalEncoder
+from .base import KMeansEncoder
 from .kmeans import KMeans, nearest_centres
 from .pyramid import n_regions, pool
 
@@ -79,7 +79,7 @@ def vlad_vectors(descriptors, positions, kmeans: KMeans, levels=((1, 1),), power
     return l2_normalise(xp.ascontiguousarray(v.reshape(n_images * R, K * D))).reshape(n_images, -1)
 
 
-class VLADEncoder(LocalEncoder):
+class VLADEncoder(KMeansEncoder):
     """PCA + k-means vocabulary + VLAD over a spatial pyramid, as one estimator.
 
     Parameters
@@ -117,9 +117,6 @@ class VLADEncoder(LocalEncoder):
         self.intra = intra
         self.drop_empty = drop_empty
         self.seed = seed
-
-    def _fit_vocabulary(self, projected):
-        return KMeans(self.n_components, max_iter=self.kmeans_max_iter, seed=self.seed).fit(projected)
 
     def _encode_batch(self, descriptors, positions):
         return vlad_vectors(descriptors, positions, self.vocabulary_, self.pyramid, self.power, self.intra)
