@@ -57,6 +57,20 @@ def load_split(run: Path, data_root: Path):
     return store, train, everything[len(train):], labels, config.svm.C
 
 
+def kernel_reference(run: Path, store, train, test, labels, lam):
+    """(objective, accuracy) of the run's own LIBLINEAR model (kernel form: W = dual_coef @ X_train)."""
+    from classic.io import load_npz
+    manifest = json.loads((run / "manifest.json").read_text())
+    svm = next(s for s in manifest["stages"] if s["stage"] == "svm")
+    folder = Path(manifest["cache_root"]) / "svm" / svm["key"]
+    model, index = load_npz(folder / "model.npz"), load_npz(folder / "index.npz")
+    W = np.zeros((model["dual_coef"].shape[0], store.shape[1]))
+    for part in np.array_split(np.arange(len(index["train"])), max(1, len(index["train"]) // 512)):
+        W += model["dual_coef"][:, part].astype(np.float64) @ store[index["train"][part]]
+    return objective_and_accuracy(store, train, test, labels, W.astype(np.float32),
+                                  model["intercept"].astype(np.float32), lam)
+
+
 def traced(kind: str):
     """The solver class of ``kind``, recording each pass's model (W, b) for evaluation after the fit."""
     from classic.learn import ASGDLinearSVM, DualCoordinateSVM, SGDLinearSVM
@@ -87,6 +101,7 @@ def objective_and_accuracy(store, train, test, labels, W, b, lam):
 def main(argv=None) -> int:
     from threadpoolctl import threadpool_limits
 
+    from classic.experiment.config import load_config
     from classic.experiment.parallel import peak_memory_mb
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
@@ -100,6 +115,11 @@ def main(argv=None) -> int:
           f"LIBLINEAR's C = {C:g} -> lambda = {lam:.3g}")
     out = {"run": str(args.run), "C": C, "lam": lam, "variants": {}}
     with threadpool_limits(2):
+        if load_config(args.run / "config.yaml").svm.solver == "kernel":
+            objective, accuracy = kernel_reference(args.run, store, train, test, labels, lam)
+            out["liblinear"] = {"objective": objective, "accuracy": accuracy}
+            print(f"{'LIBLINEAR (the run itself, kernel form)':<40} acc {100 * accuracy:6.2f}%  objective {objective:8.4f}",
+                  flush=True)
         for name, (kind, options) in VARIANTS.items():
             if args.only and not any(o in name for o in args.only):
                 continue
@@ -118,7 +138,7 @@ def main(argv=None) -> int:
             out["variants"][name] = {"solver": kind, "options": options, "passes": passes, "chosen_pass": chosen,
                                      "objective": final[0], "accuracy": final[1], "wall_seconds": wall,
                                      "eta0": getattr(model, "eta0_", options.get("eta0"))}
-            print(f"{name:<40} acc {100 * final[1]:6.2f}%  objective {final[0]:8.4f}  pass {chosen:>2}/{len(passes):<2} "
+            print(f"{name:<40} acc {100 * final[1]:6.2f}%  objective {final[0]:8.4f}  pass {chosen:>2}/{len(model.passes_):<2} "
                   f"{wall:7.1f} s  peak {peak_memory_mb():,.0f} MiB" +
                   (f"  eta0 {model.eta0_:g}" if hasattr(model, "eta0_") else ""), flush=True)
     if args.json:
