@@ -21,12 +21,12 @@ it: the average would be of iterates that barely move); the model is the running
 :math:`\bar W_t = \bar W_{t-1} + (W_t - \bar W_{t-1}) / (t - t_0)` of the iterates after ``average_start``
 epochs, which converges to the optimum at the rate of the best second-order method of one pass
 (Polyak & Juditsky 1992), where single iterates keep jumping by :math:`\eta_t G`.  Two tricks make a
-step cost only its two matrix products and one pass over :math:`\bar W`: :math:`W = a U` with the
-scalar a carrying the shrinking :math:`(1 - \eta_t\lambda)` (Bottou's), and :math:`\eta_0` calibrated
+step cost only its two matrix products and two in-place passes over :math:`\bar W`: :math:`W = a U`
+with the scalar a carrying the shrinking :math:`(1 - \eta_t\lambda)` (Bottou's), and :math:`\eta_0` calibrated
 before the first pass as Bottou's ``sgd`` does: one pass of plain SGD over a sample of the training
 rows for each candidate on a grid (factors of 4), keeping the candidate of lowest objective on that
-sample.  A badly chosen :math:`\eta_0` (too small: no progress; too large: the first epochs blow
-up) is what costs SGD its accuracy, not the averaging.
+sample.  On a few thousand training images the number of steps is what limits SGD (measured in
+``experiments/README.md``: batches of 256 give 12 steps a pass); small batches (8) give many.
 
 Memory: W, its average and one batch; it does not grow with n.
 
@@ -116,7 +116,7 @@ class ASGDLinearSVM(StreamingLinearSVM):
             raise ValueError(f"eta0 must be 'auto' or a number > 0, got {self.eta0!r}")
         xp = self._xp
         return {"U": xp.zeros((n_classes, d), dtype=xp.float32), "u_bias": xp.zeros(n_classes, dtype=xp.float32),
-                "scale": 1.0, "W_mean": None, "b_mean": None, "t": 0, "averaged": 0, "n_classes": n_classes, "d": d}
+                "scale": 1.0, "W_mean": None, "b_mean": None, "t": 0, "averaged": 0}
 
     def _epoch(self, state, X, labels, train, epoch, rng):
         if epoch == 1:
@@ -128,11 +128,10 @@ class ASGDLinearSVM(StreamingLinearSVM):
         # rows are read READ_BATCHES batches at a time (one store read per block, not per small batch)
         for first in range(0, len(batches), READ_BATCHES):
             group = batches[first:first + READ_BATCHES]
-            block, order = self._rows(X, np.concatenate(group))
-            position = {row: i for i, row in enumerate(order)}
+            block, order = self._rows(X, np.concatenate(group))          # order: the rows, sorted
             Y = self._signs(labels[order])
             for batch in group:
-                where = xp.asarray([position[row] for row in batch])
+                where = xp.asarray(np.searchsorted(order, batch))
                 self._step(state, block[where], Y[where], average=True)
         if state["W_mean"] is None:          # not averaging yet: the current iterate
             return state["scale"] * state["U"], state["scale"] * state["u_bias"]
@@ -171,14 +170,6 @@ class ASGDLinearSVM(StreamingLinearSVM):
             state["W_mean"] += xp.float32(weight * state["scale"]) * U
             state["b_mean"] *= xp.float32(1 - weight)
             state["b_mean"] += xp.float32(weight * state["scale"]) * u_bias
-
-    def _loss_gradient(self, state, Y, scores):
-        """(B, C) derivative of each row's weighted loss with respect to its scores."""
-        weight = self._weights(state, Y)
-        violation = self._xp.maximum(1 - Y * scores, 0)
-        if self.loss == "hinge":
-            return -(weight * Y * (violation > 0))
-        return -2 * weight * Y * violation
 
     def _calibrate(self, state, X, labels, train, rng) -> float:
         """Bottou's choice of eta0: one pass of plain SGD over a sample of the training rows for each

@@ -86,16 +86,11 @@ class SGDLinearSVM(StreamingLinearSVM):
         return {"W": W, "b": b, "W_mean": W.copy(), "b_mean": b.copy(), "t": 0, "averaged": 0}
 
     def _epoch(self, state, X, labels, train, epoch, rng):
-        xp, W, b = self._xp, state["W"], state["b"]
+        W, b = state["W"], state["b"]
         for batch in np.array_split(rng.permutation(train), max(1, len(train) // self.batch_size)):
             rows, order = self._rows(X, batch)
             Y = self._signs(labels[order])
-            violation = xp.maximum(1 - Y * (rows @ W.T + b), 0)
-            weight = self._weights(state, Y)
-            if self.loss == "hinge":                                # (B, C) subgradient of the loss
-                G = -(weight * Y * (violation > 0))
-            else:
-                G = -2 * weight * Y * violation
+            G = self._loss_gradient(state, Y, rows @ W.T + b)
             eta = self.eta0 / (1 + self.lam * self.eta0 * state["t"])
             W *= 1 - eta * self.lam
             W -= (eta / len(batch)) * (G.T @ rows)

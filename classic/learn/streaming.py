@@ -129,6 +129,14 @@ class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
         """(B, C) per-row, per-class weight of the loss."""
         return array_module(Y).where(Y > 0, state["positive"], state["negative"])
 
+    def _loss_gradient(self, state, Y, scores):
+        """(B, C) derivative of each row's weighted loss (hinge: a subgradient) with respect to its scores."""
+        weight = self._weights(state, Y)
+        violation = array_module(Y).maximum(1 - Y * scores, 0)
+        if self.loss == "hinge":
+            return -(weight * Y * (violation > 0))
+        return -2 * weight * Y * violation
+
     def _accuracy(self, X, labels, index, W, b) -> float:
         predictions = []
         for part in np.array_split(np.sort(index), max(1, len(index) // 1024)):

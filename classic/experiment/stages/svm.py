@@ -26,19 +26,15 @@ from ..stage import StageOutput
 from ..store import ConcatenatedStore, FeatureStore, RowFile
 
 
-# the keys of the svm section that only some solvers read (the rest are read by every solver, or by
-# the kernel solver, whose keys predate the others'): a setting of another solver leaves a key unchanged
-SOLVER_KEYS = {"asgd": ("asgd_eta0", "asgd_average_start"), "streaming": ("balance",)}
+# the keys of the svm section that only some solvers read, and those solvers (the other keys are read
+# by every solver, or by the kernel solver, whose keys predate the others'): a setting of another
+# solver leaves a key unchanged
+SOLVER_KEYS = {"asgd_eta0": ("asgd",), "asgd_average_start": ("asgd",), "balance": ("sgd", "asgd", "dcd")}
 
 
 def solver_identity(s) -> dict:
     """What the svm stage's results depend on in the ``svm`` section ``s``."""
-    out = asdict(s)
-    for solver, keys in SOLVER_KEYS.items():
-        if s.solver != solver and not (solver == "streaming" and s.solver != "kernel"):
-            for k in keys:
-                out.pop(k)
-    return out
+    return {k: v for k, v in asdict(s).items() if s.solver in SOLVER_KEYS.get(k, (s.solver,))}
 
 
 def regularisation(s, n_train: int) -> float:
