@@ -64,3 +64,33 @@ def test_hinge_loss_and_class_weights_classify_the_digits(digits):
     for loss in ("hinge", "squared_hinge"):
         model = ASGDLinearSVM(1e-4, loss=loss, balance="equal", max_epochs=5).fit(X, y)
         assert np.mean(model.predict(X_test) == y_test) > 0.9
+
+
+def test_sparse_steps_and_lazy_average_equal_the_dense_formulas(digits):
+    """Updating only the violated classes, W = a U and the sum kept as V + beta U give the iterates'
+    plain average: a dense float64 replay of the same batches (same permutations), with lambda large
+    enough that U is rescaled (a < MIN_SCALE) during the run."""
+    X, y, _, _ = digits
+    X, y = X[:400], y[:400]
+    lam, eta0, batch, epochs = 0.1, 4.0, 4, 6
+    model = ASGDLinearSVM(lam, eta0=eta0, batch_size=batch, max_epochs=epochs, balance="none").fit(X, y)
+    Y = np.where(y[:, None] == model.classes_[None, :], 1.0, -1.0)
+    Xb = X.astype(np.float64)
+    W, b = np.zeros((10, X.shape[1])), np.zeros(10)
+    total_W, total_b, averaged, t, scale, rescales = 0, 0, 0, 0, 1.0, 0
+    rng = np.random.default_rng(0)
+    steps = len(y) // batch
+    for _ in range(epochs):
+        for rows in np.array_split(rng.permutation(len(y)), steps):
+            eta = eta0 * (1 + lam * eta0 * t) ** -0.75
+            G = -2 * Y[rows] * np.maximum(1 - Y[rows] * (Xb[rows] @ W.T + b), 0)
+            W = (1 - eta * lam) * W - eta * (G.T @ Xb[rows]) / len(rows)
+            b = (1 - eta * lam) * b - eta * G.sum(axis=0) / len(rows)
+            t, scale = t + 1, scale * (1 - eta * lam)
+            if scale < 1e-4:
+                scale, rescales = 1.0, rescales + 1
+            if t > steps:                                  # average_start = 1 pass
+                total_W, total_b, averaged = total_W + W, total_b + b, averaged + 1
+    assert rescales >= 1
+    np.testing.assert_allclose(model.coef_, total_W / averaged, rtol=0, atol=2e-4 * np.abs(total_W / averaged).max())
+    np.testing.assert_allclose(model.intercept_, total_b / averaged, rtol=0, atol=2e-4 * np.abs(total_b).max() / averaged)

@@ -20,10 +20,12 @@ the schedule Xu (2011) proves right for averaging (a plain SGD's :math:`1/t` dec
 it: the average would be of iterates that barely move); the model is the running average
 :math:`\bar W_t = \bar W_{t-1} + (W_t - \bar W_{t-1}) / (t - t_0)` of the iterates after ``average_start``
 epochs, which converges to the optimum at the rate of the best second-order method of one pass
-(Polyak & Juditsky 1992), where single iterates keep jumping by :math:`\eta_t G`.  Two tricks make a
-step cost only its two matrix products and two in-place passes over :math:`\bar W`: :math:`W = a U`
-with the scalar a carrying the shrinking :math:`(1 - \eta_t\lambda)` (Bottou's), and :math:`\eta_0` calibrated
-before the first pass as Bottou's ``sgd`` does: one pass of plain SGD over a sample of the training
+(Polyak & Juditsky 1992), where single iterates keep jumping by :math:`\eta_t G`.  Three tricks make a
+step cost one read of the weights (the scores) and updates of only the classes the batch violates
+(the others' gradient is zero: once a class separates its negatives, most steps leave it alone):
+:math:`W = a U` with the scalar a carrying the shrinking :math:`(1 - \eta_t\lambda)` (Bottou's); the
+sum of the averaged iterates kept as :math:`V + \beta U` (Xu's sparse form of the average), so that
+it moves on the same rows as U; and :math:`\eta_0` calibrated before the first pass as Bottou's ``sgd`` does: one pass of plain SGD over a sample of the training
 rows for each candidate on a grid (factors of 4), keeping the candidate of lowest objective on that
 sample.  On a few thousand training images the number of steps is what limits SGD (measured in
 ``experiments/README.md``: batches of 256 give 12 steps a pass); small batches (8) give many.
@@ -116,7 +118,7 @@ class ASGDLinearSVM(StreamingLinearSVM):
             raise ValueError(f"eta0 must be 'auto' or a number > 0, got {self.eta0!r}")
         xp = self._xp
         return {"U": xp.zeros((n_classes, d), dtype=xp.float32), "u_bias": xp.zeros(n_classes, dtype=xp.float32),
-                "scale": 1.0, "W_mean": None, "b_mean": None, "t": 0, "averaged": 0}
+                "scale": 1.0, "V": None, "v_bias": None, "beta": 0.0, "t": 0, "averaged": 0}
 
     def _epoch(self, state, X, labels, train, epoch, rng):
         if epoch == 1:
@@ -133,16 +135,27 @@ class ASGDLinearSVM(StreamingLinearSVM):
             for batch in group:
                 where = xp.asarray(np.searchsorted(order, batch))
                 self._step(state, block[where], Y[where], average=True)
-        if state["W_mean"] is None:          # not averaging yet: the current iterate
+        return self._model(state)
+
+    def _model(self, state):
+        """The averaged iterate (V + beta U) / k once averaging has started, else the current one a U."""
+        if state["V"] is None:
             return state["scale"] * state["U"], state["scale"] * state["u_bias"]
-        return state["W_mean"], state["b_mean"]
+        k = state["averaged"]
+        return ((state["V"] + state["beta"] * state["U"]) / k, (state["v_bias"] + state["beta"] * state["u_bias"]) / k)
 
     def _steps_per_epoch(self, n_train: int) -> int:
         return max(1, n_train // self.batch_size)
 
     def _step(self, state, rows, Y, average: bool):
-        """One mini-batch step on ``state`` (see the module docstring); with ``average``, the running
-        average of the iterates is updated once the averaging has started."""
+        r"""One mini-batch step on ``state`` (see the module docstring); with ``average``, the sum of the
+        iterates is updated once the averaging has started.
+
+        Only the classes the batch violates move: the others' loss gradient is zero, and their rows of
+        U, and of the running sum, are left alone (the shrink is the scalar a).  The sum of the averaged
+        iterates :math:`\sum_\tau a_\tau U_\tau` is kept as :math:`V + \beta U` (Xu 2011): when
+        U moves by :math:`-s\Delta`, V moves by :math:`+\beta s\Delta` on the same rows and β grows by the
+        new a, so a step costs one read of U (the scores) and two updates of the violated rows."""
         xp = self._xp
         U, u_bias = state["U"], state["u_bias"]
         eta = state["eta0"] * (1 + self.lam * state["eta0"] * state["t"]) ** -0.75
@@ -154,22 +167,34 @@ class ASGDLinearSVM(StreamingLinearSVM):
         G = self._loss_gradient(state, Y, scores)                                    # (B, C)
         state["scale"] *= shrink
         step = eta / (state["scale"] * rows.shape[0])
-        U -= xp.float32(step) * (G.T @ rows)
-        u_bias -= xp.float32(step) * G.sum(axis=0)
-        if state["scale"] < MIN_SCALE:
-            U *= xp.float32(state["scale"])
-            u_bias *= xp.float32(state["scale"])
-            state["scale"] = 1.0
+        active = xp.flatnonzero((G != 0).any(axis=0))
+        if active.size:
+            every = active.size == U.shape[0]
+            delta = (G if every else G[:, active]).T @ rows                          # (|active|, d)
+            delta_bias = G.sum(axis=0)
+            if every:
+                U -= xp.float32(step) * delta
+            else:
+                U[active] -= xp.float32(step) * delta
+            u_bias -= xp.float32(step) * delta_bias
+            if state["V"] is not None:
+                moved = xp.float32(state["beta"] * step) * delta
+                if every:
+                    state["V"] += moved
+                else:
+                    state["V"][active] += moved
+                state["v_bias"] += xp.float32(state["beta"] * step) * delta_bias
         state["t"] += 1
         if average and state["t"] > state["average_from"]:
+            if state["V"] is None:
+                state["V"], state["v_bias"] = xp.zeros_like(U), xp.zeros_like(u_bias)
             state["averaged"] += 1
-            weight = 1.0 / state["averaged"]
-            if state["W_mean"] is None:
-                state["W_mean"], state["b_mean"] = xp.zeros_like(U), xp.zeros_like(u_bias)
-            state["W_mean"] *= xp.float32(1 - weight)
-            state["W_mean"] += xp.float32(weight * state["scale"]) * U
-            state["b_mean"] *= xp.float32(1 - weight)
-            state["b_mean"] += xp.float32(weight * state["scale"]) * u_bias
+            state["beta"] += state["scale"]
+        if state["scale"] < MIN_SCALE:           # U absorbs a; beta U must stay the same sum
+            U *= xp.float32(state["scale"])
+            u_bias *= xp.float32(state["scale"])
+            state["beta"] /= state["scale"]
+            state["scale"] = 1.0
 
     def _calibrate(self, state, X, labels, train, rng) -> float:
         """Bottou's choice of eta0: one pass of plain SGD over a sample of the training rows for each
