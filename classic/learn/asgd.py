@@ -216,7 +216,7 @@ class ASGDLinearSVM(StreamingLinearSVM):
                 for batch in batches:
                     index = xp.asarray(batch)
                     self._step(trial, rows[index], Y[index], average=False)
-                W, b = trial["scale"] * trial["U"], trial["scale"] * trial["u_bias"]
+                W, b = self._model(trial)
                 objective = self._objective(trial, rows, Y, W, b)
                 if not np.isfinite(objective):
                     break
