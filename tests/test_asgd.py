@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from classic.learn import ASGDLinearSVM, DualCoordinateSVM
-from classic.learn.asgd import ETA0_GRID
+from classic.learn.asgd import ETA0_GRID, MIN_SCALE
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_sparse_steps_and_lazy_average_equal_the_dense_formulas(digits):
             W = (1 - eta * lam) * W - eta * (G.T @ Xb[rows]) / len(rows)
             b = (1 - eta * lam) * b - eta * G.sum(axis=0) / len(rows)
             t, scale = t + 1, scale * (1 - eta * lam)
-            if scale < 1e-4:
+            if scale < MIN_SCALE:
                 scale, rescales = 1.0, rescales + 1
             if t > steps:                                  # average_start = 1 pass
                 total_W, total_b, averaged = total_W + W, total_b + b, averaged + 1

@@ -25,9 +25,10 @@ step cost one read of the weights (the scores) and updates of only the classes t
 (the others' gradient is zero: once a class separates its negatives, most steps leave it alone):
 :math:`W = a U` with the scalar a carrying the shrinking :math:`(1 - \eta_t\lambda)` (Bottou's); the
 sum of the averaged iterates kept as :math:`V + \beta U` (Xu's sparse form of the average), so that
-it moves on the same rows as U; and :math:`\eta_0` calibrated before the first pass as Bottou's ``sgd`` does: one pass of plain SGD over a sample of the training
-rows for each candidate on a grid (factors of 4), keeping the candidate of lowest objective on that
-sample.  On a few thousand training images the number of steps is what limits SGD (measured in
+it moves on the same rows as U; and :math:`\eta_0` calibrated before the first pass as Bottou's
+``sgd`` does: one pass of plain SGD over a sample of the training rows for each candidate on a grid
+(factors of 4), keeping the candidate of lowest objective on that sample.  On a few thousand
+training images the number of steps is what limits SGD (measured in
 ``experiments/README.md``: batches of 256 give 12 steps a pass); small batches (8) give many.
 
 Memory: W, its average and one batch; it does not grow with n.
@@ -169,20 +170,14 @@ class ASGDLinearSVM(StreamingLinearSVM):
         step = eta / (state["scale"] * rows.shape[0])
         active = xp.flatnonzero((G != 0).any(axis=0))
         if active.size:
-            every = active.size == U.shape[0]
-            delta = (G if every else G[:, active]).T @ rows                          # (|active|, d)
+            # all classes: a basic slice, so the updates stay in place instead of gather-scatter copies
+            moving = slice(None) if active.size == U.shape[0] else active
+            delta = G[:, moving].T @ rows                                            # (|active|, d)
             delta_bias = G.sum(axis=0)
-            if every:
-                U -= xp.float32(step) * delta
-            else:
-                U[active] -= xp.float32(step) * delta
+            U[moving] -= xp.float32(step) * delta
             u_bias -= xp.float32(step) * delta_bias
             if state["V"] is not None:
-                moved = xp.float32(state["beta"] * step) * delta
-                if every:
-                    state["V"] += moved
-                else:
-                    state["V"][active] += moved
+                state["V"][moving] += xp.float32(state["beta"] * step) * delta
                 state["v_bias"] += xp.float32(state["beta"] * step) * delta_bias
         state["t"] += 1
         if average and state["t"] > state["average_from"]:
