@@ -232,7 +232,9 @@ def _cmd_download(args) -> int:
 
 def main(argv=None) -> int:
     """The ``classic`` command line: parse ``argv`` (default ``sys.argv[1:]``), run the subcommand, return its exit status."""
+    from . import __version__
     parser = argparse.ArgumentParser(prog="classic", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"classic {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run an experiment config (YAML)")

@@ -197,3 +197,20 @@ def load_npz(path) -> dict:
 def load_json(path):
     """A JSON file's content."""
     return json.loads(Path(path).read_text())
+
+
+def read_at(fd: int, size: int, offset: int) -> bytes:
+    """``size`` bytes of ``fd`` at ``offset`` (``os.pread`` where the system has it: POSIX)."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, size)
+
+
+def write_at(fd: int, data: bytes, offset: int) -> None:
+    """``data`` into ``fd`` at ``offset`` (``os.pwrite`` where the system has it: POSIX)."""
+    if hasattr(os, "pwrite"):
+        os.pwrite(fd, data, offset)
+    else:
+        os.lseek(fd, offset, os.SEEK_SET)
+        os.write(fd, data)

@@ -20,7 +20,7 @@ import json
 import os
 from pathlib import Path
 
-from ..io import UMASK, load_json, owner_tag, save_json
+from ..io import UMASK, load_json, owner_tag, save_json, write_at
 
 try:
     import fcntl
@@ -57,7 +57,7 @@ class StageLock:
                 os.close(fd)
                 return False
         os.ftruncate(fd, 0)
-        os.pwrite(fd, owner_tag().encode(), 0)
+        write_at(fd, owner_tag().encode(), 0)
         self._fd = fd
         return True
 

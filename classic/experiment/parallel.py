@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-import resource
+import sys
 import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -61,7 +61,7 @@ def keep_freed_memory() -> None:
         libc = ctypes.CDLL(None)
         libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
         libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
-    except (OSError, AttributeError):       # not glibc: its allocator's own policy stands
+    except (OSError, AttributeError, TypeError):       # not glibc (Windows: CDLL(None) is a TypeError): its allocator's own policy stands
         pass
 
 
@@ -83,7 +83,12 @@ def peak_memory_mb() -> float:
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    try:
+        import resource             # Unix only; Linux answered above, macOS here
+    except ImportError:             # Windows: no peak to read without extra packages
+        return 0.0
+    # ru_maxrss: KiB on Linux, bytes on macOS
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
 def _call(function, args, single_thread: bool):

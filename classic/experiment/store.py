@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..encoding import ProductQuantizer
-from ..io import load_json, load_npz
+from ..io import load_json, load_npz, read_at, write_at
 
 
 _READ_THREADS = min(4, os.cpu_count() or 1)
@@ -212,8 +212,8 @@ class ConcatenatedStore:
 
 
 class RowFile:
-    """A zero-filled float32 (n, width) array in a file, read and written by rows with ``os.pread`` /
-    ``os.pwrite``: memory holds only the rows in use (a streaming solver's per-image state)."""
+    """A zero-filled float32 (n, width) array in a file, read and written by rows at their offsets:
+    memory holds only the rows in use (a streaming solver's per-image state)."""
 
     def __init__(self, path, shape: tuple[int, int]):
         self.path, self.shape = Path(path), shape
@@ -223,13 +223,13 @@ class RowFile:
         self._row_bytes = shape[1] * 4
 
     def __getitem__(self, rows) -> np.ndarray:
-        return np.stack([np.frombuffer(os.pread(self._fd, self._row_bytes, int(r) * self._row_bytes), np.float32)
+        return np.stack([np.frombuffer(read_at(self._fd, self._row_bytes, int(r) * self._row_bytes), np.float32)
                          for r in rows]) if len(rows) else np.zeros((0, self.shape[1]), np.float32)
 
     def __setitem__(self, rows, values) -> None:
         values = np.ascontiguousarray(values, dtype=np.float32)
         for r, v in zip(rows, values):
-            os.pwrite(self._fd, v.tobytes(), int(r) * self._row_bytes)
+            write_at(self._fd, v.tobytes(), int(r) * self._row_bytes)
 
     def close(self) -> None:
         """Close the file."""
