@@ -27,7 +27,16 @@ step cost one read of the weights (the scores) and updates of only the classes t
 sum of the averaged iterates kept as :math:`V + \beta U` (Xu's sparse form of the average), so that
 it moves on the same rows as U; and :math:`\eta_0` calibrated before the first pass as Bottou's
 ``sgd`` does: one pass of plain SGD over a sample of the training rows for each candidate on a grid
-(factors of 4), keeping the candidate of lowest objective on that sample.  On a few thousand
+(factors of 2), keeping the candidate of lowest objective on that sample, among those below the
+squared hinge's stable step.  That bound is for the start, W = 0, where every row violates every
+class's margin: the loss's Hessian is then :math:`\frac{2}{n}\sum_i \omega_{ic}\, \tilde x_i \tilde x_i^\top`,
+and a gradient step is stable only for :math:`\eta < 1 / \lambda_{\max}(\frac{1}{n}\sum_i \omega_{ic}\,
+\tilde x_i \tilde x_i^\top)`, the largest over the classes (estimated on the sample).  On Fisher-vector
+rows that eigenvalue is the bias and mean direction (1.09, against <= 0.11 for the next one); a
+step above the bound oscillates along it until rows leave the margin, and the iterate keeps the
+damage in its slow directions for the rest of the run (measured in ``experiments/README.md``: a
+step of 1, the short trial's best, stalls at 4x LIBLINEAR's objective; 0.5, below the bound of
+0.92, ends 10 passes within 0.2 points of its accuracy).  On a few thousand
 training images the number of steps is what limits SGD (measured in
 ``experiments/README.md``: batches of 256 give 12 steps a pass); small batches (8) give many.
 
@@ -53,11 +62,13 @@ import numpy as np
 
 from .streaming import StreamingLinearSVM
 
-# eta0 candidates: 4^k, k = -6 .. 4; calibrated on this many training rows at most
-ETA0_GRID = tuple(4.0 ** k for k in range(-6, 5))
+# eta0 candidates: 2^k, k = -12 .. 8; calibrated on this many training rows at most
+ETA0_GRID = tuple(2.0 ** k for k in range(-12, 9))
 CALIBRATION_ROWS = 512
 # mini-batches read from the store at once
 READ_BATCHES = 32
+# power iterations for the largest curvature at W = 0 (the calibration's bound)
+POWER_ITERATIONS = 50
 # W = a U: U is rescaled when a falls below this (float32 keeps 7 digits)
 MIN_SCALE = 1e-4
 
@@ -193,18 +204,20 @@ class ASGDLinearSVM(StreamingLinearSVM):
 
     def _calibrate(self, state, X, labels, train, rng) -> float:
         """Bottou's choice of eta0: one pass of plain SGD over a sample of the training rows for each
-        candidate of ``ETA0_GRID``; the candidate of lowest objective on the sample."""
+        candidate of ``ETA0_GRID`` below the squared hinge's stable step (:meth:`_stable_step`); the
+        candidate of lowest objective on the sample."""
         xp = self._xp
         sample = np.sort(rng.choice(train, min(len(train), CALIBRATION_ROWS), replace=False))
         rows, order = self._rows(X, sample)
         Y = self._signs(labels[order])
         batches = np.array_split(rng.permutation(len(sample)), self._steps_per_epoch(len(sample)))
         weights = {"positive": state["positive"], "negative": state["negative"]}
+        bound = self._stable_step(weights, rows, Y) if self.loss == "squared_hinge" else np.inf
         best = None
         # the candidates in increasing order: past the first that diverges, all the larger ones do too
         with np.errstate(over="ignore", invalid="ignore"):
             for eta0 in ETA0_GRID:
-                if eta0 * self.lam >= 1:
+                if eta0 * self.lam >= 1 or eta0 >= bound:
                     break
                 trial = {**weights, **self._begin(len(sample), Y.shape[1], rows.shape[1]), "eta0": eta0,
                          "average_from": 0}
@@ -218,6 +231,22 @@ class ASGDLinearSVM(StreamingLinearSVM):
                 if best is None or objective < best[0]:
                     best = (objective, eta0)
         return best[1] if best is not None else ETA0_GRID[0]
+
+    def _stable_step(self, weights, rows, Y) -> float:
+        r"""The largest stable step of the squared hinge at W = 0 on the m ``rows`` (signs ``Y``, the bias a
+        constant feature): :math:`1 / \max_c \lambda_{\max}(\frac{1}{m} \sum_i \omega_{ic}\, \tilde x_i
+        \tilde x_i^\top)`, the eigenvalue that class c's weighted m x m Gram matrix
+        :math:`D_c^{1/2} (\tilde X \tilde X^\top / m) D_c^{1/2}` shares, by power iteration on all the classes
+        at once (the top eigenvalue of such rows stands well apart: 1.09 against 0.11 on Fisher vectors)."""
+        xp = self._xp
+        gram = (rows @ rows.T + 1) / rows.shape[0]
+        root = xp.sqrt(self._weights(weights, Y))                              # (m, C)
+        v = xp.ones_like(root)
+        for _ in range(POWER_ITERATIONS):
+            v = root * (gram @ (root * v))
+            v /= xp.linalg.norm(v, axis=0, keepdims=True)
+        largest = (v * root * (gram @ (root * v))).sum(axis=0).max()          # Rayleigh quotients, unit v
+        return 1 / float(largest)
 
     def _objective(self, state, rows, Y, W, b) -> float:
         """The primal objective P(W) on ``rows`` (see the module docstring), the bias regularised."""
