@@ -30,9 +30,9 @@ def _cmd_run(args) -> int:
     except InsufficientSpace as exc:
         print(f"classic run: {exc}", file=sys.stderr)
         return 1
-    from .report.render import render_run
+    from .report.render import render_run, terminal_text
     print()
-    print(render_run(out).read_text())
+    print(terminal_text(render_run(out).read_text(), out))
     print(f"run folder: {out}  (metrics.json, report.md, config.yaml, manifest.json)")
     skipped = len(runner.skipped)
     if skipped:
@@ -57,9 +57,9 @@ def _cmd_sweep(args) -> int:
     except InsufficientSpace as exc:
         print(f"classic sweep: {exc}", file=sys.stderr)
         return 1
-    from .report.render import render_sweep
+    from .report.render import render_sweep, terminal_text
     print()
-    print(render_sweep(out).read_text())
+    print(terminal_text(render_sweep(out).read_text(), out))
     print(f"sweep folder: {out}  (sweep.md, sweep.csv, sweep.json, sweep.png; one run folder per point)")
     return 0
 
@@ -148,8 +148,8 @@ def _cmd_fuse(args) -> int:
     except InsufficientSpace as exc:
         print(f"classic fuse: {exc}", file=sys.stderr)
         return 1
-    from .report.render import render_run
-    print(render_run(args.out).read_text())
+    from .report.render import render_run, terminal_text
+    print(terminal_text(render_run(args.out).read_text(), args.out))
     print(f"run folder: {args.out}")
     return 0 if summary else 1
 

@@ -2,6 +2,7 @@
 import importlib.util
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +39,10 @@ def test_run_command_writes_metrics(tmp_path, capsys, monkeypatch):
     assert main(args) == 0
     metrics = json.loads((tmp_path / "runs/d/metrics.json").read_text())
     assert metrics["n_train"] == 50
-    assert "mean class accuracy" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # the terminal gets text: the figures as paths, not Markdown image links
+    assert "mean class accuracy" in out and "![" not in out and "**" not in out
+    assert f"figure: {Path('runs/d') / 'per_class.png'} (Per-class accuracy)" in out
 
 
 def test_bad_override_is_a_usage_error(capsys):

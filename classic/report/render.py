@@ -37,6 +37,24 @@ def render_run(folder) -> Path:
     return save_text(folder / "report.md", text)
 
 
+def terminal_text(markdown: str, folder) -> str:
+    r"""A report's Markdown as text for a terminal: each figure line becomes the path of its file,
+    emphasis marks go; headings and tables stay (they read as they are).
+
+    >>> print(terminal_text("**77.5%** mean\n\n![Per-class accuracy](per_class.png)", "runs/a"))
+    77.5% mean
+    <BLANKLINE>
+    figure: runs/a/per_class.png (Per-class accuracy)
+    """
+    lines = []
+    for line in markdown.splitlines():
+        if line.startswith("![") and "](" in line and line.endswith(")"):
+            title, name = line[2:-1].split("](", 1)
+            line = f"figure: {Path(folder) / name} ({title})"
+        lines.append(line.replace("**", ""))
+    return "\n".join(lines) + ("\n" if markdown.endswith("\n") else "")
+
+
 def fusion_report(name: str, summary: dict) -> str:
     """``report.md`` of a late fusion: the members, their weights and accuracies, the fused result."""
     fusion = summary["fusion"]
