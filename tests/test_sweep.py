@@ -1,4 +1,5 @@
 """Sweeps: grids and named variants, sharing cached stages, one table and one figure."""
+import csv
 import json
 
 import pytest
@@ -48,6 +49,10 @@ def test_grid_sweep_shares_cached_stages_and_writes_table_and_figure(tmp_path):
     table = render_sweep(out).read_text()
     assert table.count("\n| ") == 4 and "encoder.n_components" in table and "](sweep.png)" in table
     assert (out / "sweep.png").stat().st_size > 5000 and (out / "sweep.svg").exists()
+    # the CSV holds numbers a spreadsheet reads as numbers (no thousands separators, no "±")
+    csv_rows = list(csv.DictReader((out / "sweep.csv").open()))
+    assert len(csv_rows) == 4 and all(int(r["dims"]) > 0 and 0 < float(r["mean_class_accuracy_pct"]) <= 100
+                                      and float(r["compute_seconds"]) >= 0 for r in csv_rows)
     saved = json.loads((out / "sweep.json").read_text())
     assert saved["grid"] == {"encoder.n_components": [2, 4], "data.n_train": [6, 8]}
     assert all((out / r["folder"] / "metrics.json").exists() for r in saved["rows"])

@@ -186,9 +186,19 @@ def sweep_markdown(rows, keys) -> str:
 
 
 def sweep_csv(rows, keys) -> str:
-    """The sweep's table as CSV."""
+    """The sweep's table as CSV, numbers as plain numbers (percentages with 4 decimals, the accuracy's
+    standard deviation its own column, empty when there is one split or no recorded time)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(_header(rows, keys))
-    writer.writerows(_cells(r, keys) for r in rows)
+    variant = any(r["variant"] for r in rows)
+    writer.writerow((["variant"] if variant else []) + keys + [
+        "dims", "mean_class_accuracy_pct", "mean_class_accuracy_std_pct", "top1_error_pct", "top5_error_pct",
+        "splits", "compute_seconds"])
+    for r in rows:
+        seconds = r["compute_seconds"]
+        writer.writerow(([r["variant"]] if variant else []) + [_format(r["values"][k]) for k in keys] + [
+            int(r["dims"]), round(100 * r["mean_class_accuracy"], 4),
+            round(100 * r["mean_class_accuracy_std"], 4) if r["n_splits"] > 1 else "",
+            round(100 * r["top1_error"], 4), round(100 * r["top5_error"], 4), int(r["n_splits"]),
+            "" if seconds is None else round(seconds, 1)])
     return buffer.getvalue()
