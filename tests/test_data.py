@@ -115,6 +115,21 @@ def test_folder_dataset_with_separate_test_root(tmp_path):
     assert {"file": "cat/notes.txt", "reason": "not an image file (extension)"} in ds.skipped
 
 
+def test_a_relative_folder_is_looked_up_where_the_user_stands_then_under_the_data_root(tmp_path, monkeypatch):
+    from classic.data import open_dataset
+    for where in ("here", "data/there"):
+        for c in ("cat", "dog"):
+            (tmp_path / where / "tree" / c).mkdir(parents=True)
+            for i in range(3):
+                Image.new("RGB", (20, 20), (i * 40, 0, 0)).save(tmp_path / where / "tree" / c / f"{i}.jpg")
+    monkeypatch.chdir(tmp_path / "here")
+    assert open_dataset("folder", tmp_path / "data/there", root="tree", n_train=2).root == tmp_path / "here/tree"
+    monkeypatch.chdir(tmp_path)
+    assert open_dataset("folder", tmp_path / "data/there", root="tree", n_train=2).root == tmp_path / "data/there/tree"
+    with pytest.raises(DatasetNotFound, match="'nowhere' not found in the current directory .* nor under the data root"):
+        open_dataset("folder", tmp_path / "data/there", root="nowhere")
+
+
 def test_missing_dataset_names_path_and_fix(tmp_path):
     with pytest.raises(DatasetNotFound, match=r"classic download caltech101"):
         caltech101(tmp_path)

@@ -40,6 +40,18 @@ KNOWN_DATASETS = {
 }
 
 
+def _resolve(folder, base) -> Path:
+    """A folder dataset's tree: a relative path is where the user stands (the current directory) if it
+    is there, else under the data root ``base`` (where configs such as ``imagenette_fv.yaml`` name it)."""
+    folder = Path(folder)
+    if folder.is_absolute() or (Path.cwd() / folder).is_dir():
+        return folder.absolute()
+    if not (Path(base) / folder).is_dir():
+        raise DatasetNotFound(f"class-per-folder tree {str(folder)!r} not found in the current directory "
+                              f"({Path.cwd()}) nor under the data root ({base})")
+    return Path(base) / folder
+
+
 def open_dataset(name: str, base: Path, **options) -> Dataset:
     """Open dataset ``name`` found under the data root ``base`` with its split options."""
     if name == "caltech101":
@@ -54,8 +66,7 @@ def open_dataset(name: str, base: Path, **options) -> Dataset:
         if folder is None:
             raise ValueError("dataset 'folder' needs data.root (the class-per-folder tree)")
         test_root = options.pop("test_root", None)
-        resolve = lambda p: Path(p) if Path(p).is_absolute() else Path(base) / p  # noqa: E731
-        return ImageFolderDataset(resolve(folder), test_root=test_root and resolve(test_root), **options)
+        return ImageFolderDataset(_resolve(folder, base), test_root=test_root and _resolve(test_root, base), **options)
     raise ValueError(f"unknown dataset {name!r}; known: {', '.join(KNOWN_DATASETS)}")
 
 

@@ -46,7 +46,7 @@ ENCODE_ON = ("auto", "workers", "backend")  # where the per-image stages run; au
 class DataConfig:
     """``data:``: which dataset, which images, how they are split and resized."""
     dataset: str = "caltech101"          # caltech101 | ilsvrc2012 | ilsvrc2010 | digits | folder
-    root: str | None = None              # folder dataset: class-per-folder tree (relative to the data root)
+    root: str | None = None              # folder dataset: class-per-folder tree (relative: the current directory, else the data root)
     test_root: str | None = None         # folder dataset: separate test tree with the same classes
     n_train: int | None = 30             # training images per class (ILSVRC: at most; null = all)
     n_test: int | None = 50              # at most this many test images per class (None: all the rest)
