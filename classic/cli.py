@@ -173,6 +173,13 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _figure_name(image: Path) -> str:
+    """An explained image's figure name: its folder and stem (``airplanes/image_0001.jpg`` ->
+    ``airplanes_image_0001``), so that the same file name in two class folders gives two figures."""
+    image = image.absolute()
+    return f"{image.parent.name}_{image.stem}" if image.parent.name else image.stem
+
+
 def _cmd_explain(args) -> int:
     from .data import ImageError
     from .report.explain import explain
@@ -189,11 +196,11 @@ def _cmd_explain(args) -> int:
     try:
         if args.descriptor != "sift":
             from .report.explain_descriptors import explain_hog, explain_lbp
-            base = Path(args.out) if args.out else Path("explain") / f"{image.stem}_{args.descriptor}"
+            base = Path(args.out) if args.out else Path("explain") / f"{_figure_name(image)}_{args.descriptor}"
             written = (explain_hog if args.descriptor == "hog" else explain_lbp)(image, base)
         else:
             pipeline = TrainedPipeline(args.run) if args.run else None
-            base = Path(args.out) if args.out else (Path(args.run) if args.run else Path(".")) / "explain" / image.stem
+            base = Path(args.out) if args.out else (Path(args.run) if args.run else Path(".")) / "explain" / _figure_name(image)
             written = explain(image, base, pipeline)
     except (RunNotFound, ImageError) as exc:
         print(f"classic explain: {exc}", file=sys.stderr)

@@ -95,6 +95,16 @@ def test_hog_and_lbp_figures_are_written_from_the_command_line(tmp_path, capsys)
     assert "give one of the two" in capsys.readouterr().err
 
 
+@requires_caltech
+def test_figures_of_two_images_with_one_file_name_do_not_overwrite_each_other(tmp_path, monkeypatch):
+    from classic.cli import main
+    monkeypatch.chdir(tmp_path)
+    for folder in ("airplanes", "Faces_easy"):
+        assert main(["explain", str(CALTECH / folder / "image_0001.jpg"), "--descriptor", "lbp"]) == 0
+    assert {p.name for p in (tmp_path / "explain").glob("*.png")} == {"airplanes_image_0001_lbp.png",
+                                                                     "Faces_easy_image_0001_lbp.png"}
+
+
 def test_the_drawn_patterns_are_the_58_uniform_ones_of_their_codes():
     from classic.report.explain_descriptors import _pattern_bits
     patterns = [_pattern_bits(code) for code in range(59)]
