@@ -118,8 +118,9 @@ def test_images_without_descriptors_are_recorded_left_out_of_training_and_scored
     left_out, scored = split["n_train_without_descriptors"], split["n_test_without_descriptors"]
     assert left_out + scored == len(empty) and left_out > 0 and scored > 0
     assert metrics["n_train"] == 16 - left_out and metrics["n_test"] == 16      # the test set keeps them
-    assert f"{left_out} training image(s) left out of training, {scored} test image(s)" in (
-        tmp_path / "run" / "report.md").read_text()
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert f"{left_out} training image(s) left out of training, {scored} test image(s)" in report
+    assert report.splitlines()[0].endswith(" on folder tiny")       # the title says which data it ran on
     keys = {s["stage"]: s["key"] for s in runner.stages}
     store = FeatureStore(tmp_path / "cache" / "encode" / keys["encode"], 32)
     index = np.load(tmp_path / "cache" / "svm" / keys["svm"] / "index.npz")

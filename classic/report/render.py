@@ -75,6 +75,19 @@ def _pct(x: float) -> str:
 STREAMING_SOLVERS = {"sgd": "SGD", "asgd": "averaged SGD", "dcd": "dual coordinate descent"}
 
 
+def data_description(config: ExperimentConfig) -> str:
+    """Which data a run used, for its title: the dataset's name, or a folder dataset's tree(s).
+
+    >>> from classic.experiment.config import build_config
+    >>> data_description(build_config({"data": {"dataset": "folder", "root": "mydata/train", "test_root": "mydata/val"}}))
+    'folder mydata/train + mydata/val'
+    """
+    d = config.data
+    if d.dataset != "folder":
+        return d.dataset
+    return f"folder {d.root}" + (f" + {d.test_root}" if d.test_root else "")
+
+
 def run_report(config: ExperimentConfig, summary: dict, class_names: list[str], per_class: np.ndarray) -> str:
     """``report.md`` of a run: ``per_class`` is the per-class accuracy averaged over the splits."""
     e, s, d, values = config.encoder, config.svm, config.data, config.to_dict()
@@ -83,10 +96,11 @@ def run_report(config: ExperimentConfig, summary: dict, class_names: list[str], 
                f"{STREAMING_SOLVERS[s.solver]} ({s.loss}, lambda = "
                f"{f'{s.lam:g}' if s.lam is not None else f'1 / (C n), C = {s.C:g}'}, {s.balance} class weights)")
     dims = f"{summary['dimension']:,} dims, " if summary.get("dimension") else ""
+    data = data_description(config)
     lines = [
-        f"# {config.name}",
+        f"# {config.name} on {data}",
         "",
-        f"Dataset **{d.dataset}**: {summary['n_classes']} classes, {summary['n_train']} training / "
+        f"Dataset **{data}**: {summary['n_classes']} classes, {summary['n_train']} training / "
         f"{summary['n_test']} test images (split 1 of {summary['n_splits']}).",
         f"Features: {features_text(values)}; encoding: {encoding_text(values)} (pyramid levels as columns x rows; "
         f"{dims}stored as {e.store_dtype}); {learner}.",
