@@ -12,6 +12,21 @@ from .data.download import DOWNLOADS, DownloadError, download_dataset, md5sum
 from .io import InsufficientSpace
 
 
+def run_name(config) -> str:
+    """A run's default folder name: the config's, and for a folder dataset the tree's name too (its
+    parent's when the tree is a ``train`` folder), so that runs on other data do not take the config's folder.
+
+    >>> from classic.experiment.config import build_config
+    >>> run_name(build_config({"name": "quick", "data": {"dataset": "folder", "root": "photos/train"}}))
+    'quick_photos'
+    """
+    d = config.data
+    if d.dataset != "folder":
+        return config.name
+    tree = Path(d.root).absolute()
+    return f"{config.name}_{tree.parent.name if tree.name.lower() in ('train', 'training') else tree.name}"
+
+
 def _cmd_run(args) -> int:
     from .experiment import Runner, load_config
     from .experiment.config import ConfigError
@@ -20,7 +35,7 @@ def _cmd_run(args) -> int:
     except ConfigError as exc:
         print(f"classic run: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else Path("runs") / config.name
+    out = Path(args.out) if args.out else Path("runs") / run_name(config)
     try:
         runner = Runner(config, data_root(args.data_root), cache_root(), out, progress=not args.quiet)
         summary = runner.run()
