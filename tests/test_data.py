@@ -130,6 +130,17 @@ def test_a_relative_folder_is_looked_up_where_the_user_stands_then_under_the_dat
         open_dataset("folder", tmp_path / "data/there", root="nowhere")
 
 
+def test_a_folder_with_train_and_val_is_split_by_them(tmp_path):
+    from classic.data import open_dataset
+    for part, n in (("train", 4), ("val", 2)):
+        for c in ("cat", "dog"):
+            (tmp_path / "mine" / part / c).mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", (20, 20), (i * 40, 0, 0)).save(tmp_path / "mine" / part / c / f"{i}.jpg")
+    (split,) = open_dataset("folder", tmp_path, root="mine", n_train=None).splits()
+    assert len(split.train) == 8 and len(split.test) == 4 and split.test[0].startswith("test:")
+
+
 def test_missing_dataset_names_path_and_fix(tmp_path):
     with pytest.raises(DatasetNotFound, match=r"classic download caltech101"):
         caltech101(tmp_path)

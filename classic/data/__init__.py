@@ -65,8 +65,10 @@ def open_dataset(name: str, base: Path, **options) -> Dataset:
         folder = options.pop("root", None)
         if folder is None:
             raise ValueError("dataset 'folder' needs data.root (the class-per-folder tree)")
-        test_root = options.pop("test_root", None)
-        return ImageFolderDataset(_resolve(folder, base), test_root=test_root and _resolve(test_root, base), **options)
+        folder, test_root = _resolve(folder, base), options.pop("test_root", None)
+        if test_root is None and (folder / "train").is_dir() and (folder / "val").is_dir():
+            folder, test_root = folder / "train", folder / "val"       # the ImageNet layout: DIR/train + DIR/val
+        return ImageFolderDataset(folder, test_root=test_root and _resolve(test_root, base), **options)
     raise ValueError(f"unknown dataset {name!r}; known: {', '.join(KNOWN_DATASETS)}")
 
 
