@@ -35,8 +35,8 @@ and a gradient step is stable only for :math:`\eta < 1 / \lambda_{\max}(\frac{1}
 rows that eigenvalue is the bias and mean direction (1.09, against <= 0.11 for the next one); a
 step above the bound oscillates along it until rows leave the margin, and the iterate keeps the
 damage in its slow directions for the rest of the run (measured in ``experiments/README.md``: a
-step of 1, the short trial's best, stalls at 4x LIBLINEAR's objective; 0.5, below the bound of
-0.92, ends 10 passes within 0.2 points of its accuracy).  On a few thousand
+step of 1, the short trial's best, stalls at 2x (quick store) and 4x (FV store) LIBLINEAR's
+objective; 0.5, below the bound of 0.92, reaches 1.4x in 10 passes on both).  On a few thousand
 training images the number of steps is what limits SGD (measured in
 ``experiments/README.md``: batches of 256 give 12 steps a pass); small batches (8) give many.
 
