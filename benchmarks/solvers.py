@@ -38,6 +38,8 @@ VARIANTS = {
                                                                      max_epochs=10, eta0=1.0)),
     "asgd: eta0 = 4 (diverges on the quick store)": ("asgd", dict(lam="liblinear", balance="none", batch_size=8,
                                                                     max_epochs=10, eta0=4.0)),
+    "asgd: batches of 4, eta0 calibrated": ("asgd", dict(lam="liblinear", balance="none", batch_size=4,
+                                                         max_epochs=10)),
     "asgd: + class weights (equal)": ("asgd", dict(lam="liblinear", balance="equal", batch_size=8, max_epochs=10)),
     "asgd: hinge loss": ("asgd", dict(lam="liblinear", balance="none", batch_size=8, max_epochs=10, loss="hinge")),
     "dcd: LIBLINEAR's objective": ("dcd", dict(lam="liblinear", balance="none", validation_fraction=0.0,
