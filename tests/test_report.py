@@ -71,6 +71,19 @@ def test_report_writes_four_formats_with_reference_rows(digits_run, tmp_path):
     check_latex((out / "comparison.tex").read_text(), tmp_path)
 
 
+def test_rows_of_one_config_name_show_the_settings_that_differ(digits_run, tmp_path):
+    from classic.experiment.run_folder import load_run
+    from classic.report.tables import comparison_tables
+    other = tmp_path / "other_C"
+    shutil.copytree(digits_run, other)
+    config = yaml.safe_load((other / "config.yaml").read_text())
+    config["svm"]["C"] = 1.0
+    (other / "config.yaml").write_text(yaml.safe_dump(config))
+    (table,) = comparison_tables([load_run(digits_run), load_run(other)], with_references=False)
+    names = [r["method"] for r in table["rows"]]
+    assert names[1] == f"classic ({config['name']}; svm.C = 1.0)" and names[0].endswith("; svm.C = 10.0)")
+
+
 def check_latex(tex: str, folder):
     """booktabs structure, the same number of cells on every row, and no unescaped special character."""
     assert tex.count(r"\begin{tabular}") == tex.count(r"\end{tabular}") == 2

@@ -97,13 +97,44 @@ def reference_row(entry: dict) -> dict:
             "note": entry.get("note", ""), "era": entry["era"]}
 
 
+def _flat(config: dict, prefix: str = "") -> dict:
+    """A config as {dotted key: value} (lists stay whole)."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _named_apart(rows: list[dict], runs: list[dict]) -> None:
+    """Rows of runs of one config name get the settings that tell them apart in their method name
+    (``classic (caltech101_quick; svm.C = 1)``), so that no two rows read the same."""
+    groups: dict = {}
+    for row, run in zip(rows, runs):
+        groups.setdefault(run["config"]["name"], []).append((row, _flat(run["config"])))
+    for name, members in groups.items():
+        if len(members) < 2:
+            continue
+        keys = sorted({k for _, flat in members for k in flat} - {"name"})
+        differing = [k for k in keys if len({repr(flat.get(k)) for _, flat in members}) > 1]
+        for row, flat in members:
+            if differing:
+                row["method"] = f"classic ({name}; " + ", ".join(f"{k} = {flat.get(k)}" for k in differing) + ")"
+
+
 def comparison_tables(runs: list[dict], with_references: bool = True) -> list[dict]:
-    """One table per benchmark: our rows (in the given order) and the matching reference rows."""
+    """One table per benchmark: our rows (in the given order; in a table, runs of one config name told
+    apart by the settings that differ) and the matching reference rows."""
     from .references import BENCHMARKS, benchmark_of, references
-    tables: dict = {}
+    grouped: dict = {}
     for run in runs:
-        benchmark = benchmark_of(run["config"])
-        tables.setdefault(benchmark, []).append(run_row(run))
+        grouped.setdefault(benchmark_of(run["config"]), []).append(run)
+    tables: dict = {}
+    for benchmark, members in grouped.items():
+        tables[benchmark] = [run_row(run) for run in members]
+        _named_apart(tables[benchmark], members)
     out = []
     for benchmark, rows in tables.items():
         refs = [reference_row(e) for e in references(benchmark)] if with_references and benchmark else []
