@@ -107,11 +107,17 @@ def trajectory_figure(entries, path, ours=()) -> list[Path]:
     return save_figure(fig, path)
 
 
-def sweep_figure(rows, keys, path) -> list[Path]:
+def sweep_figure(rows, keys, path, title: str = "") -> list[Path]:
     """Mean class accuracy against each swept value (one panel per key; one line per setting of the
     other keys and variant), error bars = standard deviation over splits; named variants without a
-    grid: one bar each."""
+    grid: one bar each (the bars start at 0).  A line panel's accuracy axis spans its error bars with a
+    margin, and says so when it does not start at 0; ``title`` heads the figure, with the number of
+    splits per point."""
     plt = _pyplot()
+    splits = sorted({r["n_splits"] for r in rows})
+    heading = (f"{title}: " if title else "") + "mean class accuracy, " + (
+        f"{splits[0]} split{'s' if splits[0] > 1 else ''} per point" if len(splits) == 1 else
+        f"{splits[0]}-{splits[-1]} splits per point") + ("; bars: std over splits" if splits[-1] > 1 else "")
     if not keys:
         fig, ax = plt.subplots(figsize=(6, 0.5 * len(rows) + 1.2))
         ax.barh(range(len(rows)), [100 * r["mean_class_accuracy"] for r in rows],
@@ -119,13 +125,19 @@ def sweep_figure(rows, keys, path) -> list[Path]:
         ax.set_yticks(range(len(rows)), [r["label"] for r in rows])
         ax.invert_yaxis()
         ax.set_xlabel("mean class accuracy (%)")
-        for i, r in enumerate(rows):
-            ax.text(100 * r["mean_class_accuracy"] + 0.5, i, f"{100 * r['mean_class_accuracy']:.1f}", va="center", fontsize=8)
+        for i, r in enumerate(rows):          # the value right of its error bar
+            std = 100 * r["mean_class_accuracy_std"] if r["n_splits"] > 1 else 0
+            ax.text(100 * r["mean_class_accuracy"] + std + 1, i, f"{100 * r['mean_class_accuracy']:.1f}", va="center",
+                    fontsize=8)
+        ax.set_xlim(0, 100)
+        ax.set_title(heading, fontsize=9)
+        fig.tight_layout()
         return save_figure(fig, path)
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.8), squeeze=False)
     for ax, key in zip(axes[0], keys):
         others = [k for k in keys if k != key]
         groups: dict = {}
+        lows, highs = [], []          # the error bars' ends: the axis shows all of them, with a margin
         for r in rows:
             groups.setdefault((r["variant"], *[str(r["values"][k]) for k in others]), []).append(r)
         xs_all = [r["values"][key] for r in rows]
@@ -138,6 +150,8 @@ def sweep_figure(rows, keys, path) -> list[Path]:
             err = [100 * r["mean_class_accuracy_std"] if r["n_splits"] > 1 else 0 for r in members]
             label = ", ".join([group[0]] * bool(group[0]) + [f"{k.split('.')[-1]}={v}" for k, v in zip(others, group[1:])])
             ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label or None)
+            lows += [a - e for a, e in zip(y, err)]
+            highs += [a + e for a, e in zip(y, err)]
         if numeric and min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 8:
             ax.set_xscale("log", base=2)
         if numeric:
@@ -146,8 +160,13 @@ def sweep_figure(rows, keys, path) -> list[Path]:
         else:
             ax.set_xticks(list(positions.values()), list(positions))
         ax.set_xlabel(key)
-        ax.set_ylabel("mean class accuracy (%)")
+        low, high = min(lows), max(highs)
+        pad = max(1.0, 0.15 * (high - low))
+        ax.set_ylim(max(0.0, low - pad), min(100.0, high + pad))
+        ax.set_ylabel("mean class accuracy (%; axis not from 0)" if low - pad > 0 else "mean class accuracy (%)")
         ax.grid(alpha=0.3)
         if len(groups) > 1:
             ax.legend(fontsize=7)
+    fig.suptitle(heading, fontsize=10)
+    fig.tight_layout()
     return save_figure(fig, path)

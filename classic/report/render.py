@@ -169,7 +169,7 @@ def render_sweep(folder) -> Path:
     sweep = load_json(folder / "sweep.json")
     rows, keys = sweep["rows"], list(sweep["grid"])
     save_text(folder / "sweep.csv", sweep_csv(rows, keys))
-    sweep_figure(rows, keys, folder / "sweep")
+    sweep_figure(rows, keys, folder / "sweep", title=folder.name)
     return save_text(folder / "sweep.md", sweep_markdown(rows, keys))
 
 
