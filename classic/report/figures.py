@@ -120,14 +120,13 @@ def sweep_figure(rows, keys, path, title: str = "") -> list[Path]:
         f"{splits[0]}-{splits[-1]} splits per point") + ("; bars: std over splits" if splits[-1] > 1 else "")
     if not keys:
         fig, ax = plt.subplots(figsize=(6, 0.5 * len(rows) + 1.2))
-        ax.barh(range(len(rows)), [100 * r["mean_class_accuracy"] for r in rows],
-                xerr=[100 * r["mean_class_accuracy_std"] if r["n_splits"] > 1 else 0 for r in rows], color="tab:blue")
+        errors = [100 * r["mean_class_accuracy_std"] if r["n_splits"] > 1 else 0 for r in rows]
+        ax.barh(range(len(rows)), [100 * r["mean_class_accuracy"] for r in rows], xerr=errors, color="tab:blue")
         ax.set_yticks(range(len(rows)), [r["label"] for r in rows])
         ax.invert_yaxis()
         ax.set_xlabel("mean class accuracy (%)")
-        for i, r in enumerate(rows):          # the value right of its error bar
-            std = 100 * r["mean_class_accuracy_std"] if r["n_splits"] > 1 else 0
-            ax.text(100 * r["mean_class_accuracy"] + std + 1, i, f"{100 * r['mean_class_accuracy']:.1f}", va="center",
+        for i, (r, error) in enumerate(zip(rows, errors)):          # the value right of its error bar
+            ax.text(100 * r["mean_class_accuracy"] + error + 1, i, f"{100 * r['mean_class_accuracy']:.1f}", va="center",
                     fontsize=8)
         ax.set_xlim(0, 100)
         ax.set_title(heading, fontsize=9)
