@@ -98,7 +98,7 @@ def run_report(config: ExperimentConfig, summary: dict, class_names: list[str], 
     dims = f"{summary['dimension']:,} dims, " if summary.get("dimension") else ""
     data = data_description(config)
     lines = [
-        f"# {config.name} on {data}",
+        f"# {config.name}" + (f" on {data}" if data != config.name else ""),     # not "digits on digits"
         "",
         f"Dataset **{data}**: {summary['n_classes']} classes, {summary['n_train']} training / "
         f"{summary['n_test']} test images (split 1 of {summary['n_splits']}).",
