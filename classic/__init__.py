@@ -10,5 +10,14 @@ from .encoding import (PCA, BagOfWordsEncoder, DiagonalGMM, FisherVectorEncoder,
 from .features import DenseSIFT, LocalFeatures  # noqa: E402
 from .learn import LinearSVM, evaluate  # noqa: E402
 
+
+
+def load_model(path, backend: str = "numpy"):
+    """The trained pipeline of a run folder as a fitted scikit-learn Pipeline (images in, scores out):
+    :func:`classic.experiment.model.load_model`."""
+    from .experiment.model import load_model as load
+    return load(path, backend)
+
+
 __all__ = ["BagOfWordsEncoder", "DenseSIFT", "DiagonalGMM", "FisherVectorEncoder", "KMeans", "LinearSVM",
-           "LocalFeatures", "PCA", "VLADEncoder", "evaluate", "fisher_vector", "__version__"]
+           "LocalFeatures", "PCA", "VLADEncoder", "evaluate", "fisher_vector", "load_model", "__version__"]

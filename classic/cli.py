@@ -1,4 +1,5 @@
-"""The ``classic`` command: run experiments and sweeps, report on them, explain an image, list and download datasets."""
+"""The ``classic`` command: run experiments and sweeps, report on them, classify and explain images, list and
+download datasets."""
 from __future__ import annotations
 
 import argparse
@@ -224,6 +225,34 @@ def _cmd_explain(args) -> int:
     return 0
 
 
+def _cmd_predict(args) -> int:
+    from .experiment.predict import image_files, predict_images, top_classes, write_predictions
+    from .experiment.run_folder import RunNotFound
+    if args.top < 1:
+        print(f"classic predict: --top {args.top}: give at least 1", file=sys.stderr)
+        return 2
+    try:
+        files = image_files(args.images)
+        if not files:
+            raise FileNotFoundError(f"no files in {', '.join(args.images)}")
+        predicted = predict_images(args.run, files, backend="cupy" if args.device == "cuda" else "numpy",
+                                   n_jobs=args.n_jobs if args.n_jobs is not None else -1, progress=not args.quiet)
+    except (RunNotFound, FileNotFoundError, BackendUnavailable) as exc:
+        print(f"classic predict: {exc}", file=sys.stderr)
+        return 2
+    for path, best in zip(predicted["files"], top_classes(predicted["scores"], predicted["classes"], 1)):
+        print(f"{path}\t{best[0][0]}\t{best[0][1]:.4f}")
+    for e in predicted["errors"]:
+        print(f"skipped {e['reason']}", file=sys.stderr)
+    if args.out:
+        write_predictions(args.out, predicted, args.top)
+        print(f"predictions (top {min(args.top, len(predicted['classes']))}): {args.out}")
+    n, bad = len(predicted["files"]), len(predicted["errors"])
+    print(f"{n} image(s) classified" + (f", {bad} file(s) skipped (not readable images)" if bad else ""),
+          file=sys.stderr)
+    return 0 if n else 1
+
+
 def _cmd_datasets(args) -> int:
     root = data_root(args.data_root)
     print(f"data root: {root}  (--data-root, else $CLASSIC_DATA, else $CLASSIC_CACHE/datasets)")
@@ -308,6 +337,16 @@ def main(argv=None) -> int:
                          help="sift: the pipeline figure; hog, lbp: how that descriptor is made (cells, block "
                               "normalisation; uniform patterns)")
     explain.set_defaults(func=_cmd_explain)
+
+    predict = sub.add_parser("predict", help="classify image files with a run's trained model")
+    predict.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER", help="image files, or folders (searched recursively)")
+    predict.add_argument("--run", required=True, help="the run folder whose model/ to use")
+    predict.add_argument("--top", type=int, default=5, help="classes per image in the CSV (default 5)")
+    predict.add_argument("--out", help="write path, top classes and scores as CSV")
+    predict.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cpu (numpy) or cuda (cupy)")
+    predict.add_argument("--n-jobs", type=int, help="worker processes on the CPU (default: all cores)")
+    predict.add_argument("--quiet", action="store_true", help="no progress bar")
+    predict.set_defaults(func=_cmd_predict)
 
     datasets = sub.add_parser("datasets", help="list known datasets and whether they are present")
     datasets.add_argument("--data-root")

@@ -25,9 +25,10 @@ def test_pipeline_read_back_reproduces_the_runs_test_scores(trained):
     shards = sorted((tmp / "cache" / "encode" / keys["encode"]).glob("shard_*.npy"))
     store = np.concatenate([np.load(s) for s in shards]).astype(np.float32)
     saved = np.load(tmp / "cache" / "svm" / keys["svm"] / "scores.npy")
-    n_train = len(pipeline.train_rows)
+    n_train = len(np.load(tmp / "cache" / "svm" / keys["svm"] / "index.npz")["train"])
     for i in (0, 7):                                  # test images follow the training images in the store
-        np.testing.assert_allclose(pipeline.scores(store[n_train + i]), saved[i], rtol=1e-4, atol=1e-4)
+        # the model's weights are float16: scores within 1e-3 of their spread
+        np.testing.assert_allclose(pipeline.scores(store[n_train + i]), saved[i], atol=1e-3 * np.ptp(saved))
 
 
 @requires_caltech

@@ -76,7 +76,7 @@ def test_unreadable_images_are_skipped_and_recorded(tmp_path, encode_on):
                                      ["encoder.kind=llc", "encoder.pyramid=[[1, 1], [2, 2], [4, 4]]"]])
 def test_kmeans_encoder_runs_fit_a_kmeans_vocabulary(tmp_path, encoder):
     runner, metrics = run(tmp_path, TINY + ["encoder.n_components=16"] + encoder)
-    assert [s["stage"] for s in runner.stages] == ["sample", "pca", "kmeans", "encode", "kernel", "svm"]
+    assert [s["stage"] for s in runner.stages] == ["sample", "pca", "kmeans", "encode", "kernel", "svm", "model"]
     assert metrics["mean_class_accuracy"] > 0.5            # chance: 0.1
 
 

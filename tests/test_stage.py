@@ -12,10 +12,12 @@ def test_changing_only_svm_C_reruns_only_the_svm(tmp_path):
     run(tmp_path, TINY)
     runner, _ = run(tmp_path, TINY + ["svm.C=0.1"])
     cached = {s["stage"]: s["cached"] for s in runner.stages}
-    assert cached == {"sample": True, "pca": True, "gmm": True, "encode": True, "kernel": True, "svm": False}
+    assert cached == {"sample": True, "pca": True, "gmm": True, "encode": True, "kernel": True, "svm": False,
+                      "model": False}
     runner, _ = run(tmp_path, TINY + ["encoder.n_components=5"])
     cached = {s["stage"]: s["cached"] for s in runner.stages}
-    assert cached == {"sample": True, "pca": True, "gmm": False, "encode": False, "kernel": False, "svm": False}
+    assert cached == {"sample": True, "pca": True, "gmm": False, "encode": False, "kernel": False, "svm": False,
+                      "model": False}
 
 
 def test_an_image_replaced_in_the_dataset_recomputes_what_depends_on_it(tmp_path):
@@ -32,13 +34,13 @@ def test_an_image_replaced_in_the_dataset_recomputes_what_depends_on_it(tmp_path
     victim.write_bytes(good[:40])                                          # truncated: cannot be decoded
     runner, _ = run(tmp_path, overrides, data_root=tmp_path / "data")
     recomputed = {s["stage"] for s in runner.stages if not s["cached"]}
-    assert recomputed == {"encode", "kernel", "svm"}                       # a test image: not in the sample
+    assert recomputed == {"encode", "kernel", "svm", "model"}                     # a test image: not in the sample
     skipped = json.loads((tmp_path / "run" / "manifest.json").read_text())["skipped_files"]
     assert [s["file"] for s in skipped] == [split.test[0]]
     victim.write_bytes(good)
     os.utime(victim, ns=(victim.stat().st_atime_ns, victim.stat().st_mtime_ns + 10 ** 9))
     runner, metrics = run(tmp_path, overrides, data_root=tmp_path / "data")
-    assert {s["stage"] for s in runner.stages if not s["cached"]} == {"encode", "kernel", "svm"}
+    assert {s["stage"] for s in runner.stages if not s["cached"]} == {"encode", "kernel", "svm", "model"}
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["skipped_files"] == []
     assert metrics["n_test"] == 8
     runner, _ = run(tmp_path, overrides, data_root=tmp_path / "data")     # nothing changed: all cached

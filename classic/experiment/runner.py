@@ -10,6 +10,7 @@ Per split::
     encode  - every image of the split -> its vector: the feature store       (stages/encode.py)
     kernel  - Gram matrices, block by block from the store (solver kernel)    (stages/kernel.py)
     svm     - one-vs-rest linear SVMs and test scores                          (stages/svm.py)
+    model   - (first split) the SVMs in primal form, one weight block per channel (stages/model.py)
 
 A config with several descriptor channels runs the stages above up to ``kernel`` once per channel
 (each channel's single-channel config, so its keys are that run's), then one stage per split::
@@ -22,8 +23,8 @@ encodes all the splits' stores.  The stage contract (keys, cache-or-compute unde
 :mod:`classic.experiment.stage`.  The configuration is validated before any work
 (``config.validate``, then ``config.check_splits`` once the dataset is listed).  Images that cannot
 be decoded are skipped and recorded; images without a usable descriptor are recorded, left out of
-training and scored as empty images.  The run folder (:mod:`run_folder`) holds data only; the
-report layer renders it.
+training and scored as empty images.  The run folder (:mod:`run_folder`) holds data only, and
+the first split's trained pipeline in ``model/`` (:mod:`model`); the report layer renders it.
 """
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ from .parallel import dask_client, keep_freed_memory
 from .provenance import manifest
 from .run_folder import summarise, write_run_folder
 from .stage import STAGE_VERSIONS, Stages
-from .stages import encode, fit, fusion, kernel, sample, svm
+from .model import channel_stage_arrays, write_model
+from .stages import encode, fit, fusion, kernel, model, sample, svm
 from .store import FeatureStore
 
 
@@ -112,6 +114,7 @@ class Runner:
         encodings = {split.name: [] for split in splits}         # the channels' stores (streaming solvers)
         outputs = {split.name: [] for split in splits}           # per split: (sample, encode) folders of each channel
         trained = {}
+        first = []                  # per channel: what the first split's model is made of
         for name, single in channels:
             if name is not None:
                 self.log(f"channel {name}")
@@ -124,6 +127,9 @@ class Runner:
                     self.log(f"split {split.name}")
                 encoded = encode.run(ctx, jobs, index)
                 outputs[split.name].append((job["sample"].folder, encoded.folder))
+                if index == 0:
+                    first.append({"name": name, "config": single, "encoded": encoded,
+                                  **channel_stage_arrays(job["pca"].folder, job["vocabulary"].folder, single)})
                 if cfg.channels and cfg.svm.solver != "kernel":      # early fusion of the stores, streamed
                     encodings[split.name].append(encoded)
                 elif cfg.channels:
@@ -146,6 +152,10 @@ class Runner:
                     trained[split.name] = svm.streaming(ctx, encodings[split.name], split, n_classes, weights, names)
         results = [self._evaluate(split, outputs[split.name], trained[split.name].folder, n_classes, channels)
                    for split in splits]
+        ctx = RunContext(cfg, stages, dataset, None, xp, self.progress, client, identity)
+        weights = model.run(ctx, trained[splits[0].name], [c["encoded"] for c in first], splits[0])
+        write_model(self.out_dir / "model", cfg, dataset.class_names, splits[0].name, first,
+                    load_npz(weights.folder / "weights.npz"))
         dimension = sum(encoded_dimension(single) for _, single in channels)
         summary = summarise(results, stages.records, n_classes, time.perf_counter() - start, dimension)
         write_run_folder(self.out_dir, dump_config(cfg),

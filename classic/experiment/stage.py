@@ -23,7 +23,7 @@ from pathlib import Path
 from .cache import Cache, stable_hash
 from .parallel import peak_memory_mb, reset_peak_memory
 
-STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "kmeans": 1, "pq": 1, "encode": 2, "kernel": 1, "svm": 3, "fusion": 1}
+STAGE_VERSIONS = {"sample": 1, "pca": 1, "gmm": 2, "kmeans": 1, "pq": 1, "encode": 2, "kernel": 1, "svm": 3, "fusion": 2, "model": 1}
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,62 @@ class _DenseExtractor(TransformerMixin, BaseEstimator):
         return [self.extract(image) for image in X]
 
 
+# ITU-R BT.601 luma, as the image decoder's gray conversion (classic.data.images)
+LUMA = (0.299, 0.587, 0.114)
+
+
+class ImageMode(TransformerMixin, BaseEstimator):
+    """Images brought to ``mode`` ("gray" or "rgb"), so that one list of images feeds descriptor
+    channels that read different modes; stateless.
+
+    An RGB image becomes gray by BT.601 luma rounded to 8 bits, as the image decoder's conversion
+    (an 8-bit image decoded in RGB and converted here is the decoder's gray image, up to JPEG's own
+    gray decoding and the order of conversion and resizing); a gray image becomes RGB by repeating
+    it; an image already in ``mode`` is passed through as it is.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rgb = np.zeros((2, 2, 3), np.uint8); rgb[..., 1] = 255
+    >>> round(float(ImageMode("gray").transform([rgb])[0][0, 0]) * 255)     # pure green: luma 0.587 -> 150
+    150
+    """
+
+    def __init__(self, mode: str = "gray"):
+        self.mode = mode
+
+    def fit(self, X=None, y=None):
+        """Nothing to learn: returns the transformer."""
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        return tags
+
+    def convert(self, image):
+        """One image in ``mode``, float32 in [0, 1]."""
+        if self.mode not in ("gray", "rgb"):
+            raise ValueError(f"ImageMode: mode must be 'gray' or 'rgb', not {self.mode!r}")
+        xp = array_module(image)
+        colour = getattr(image, "ndim", 0) == 3 and image.shape[2] == 3
+        if self.mode == "gray" and colour:
+            image = check_image(image, "rgb", "ImageMode")
+            luma = image @ xp.asarray(LUMA, dtype=xp.float32)
+            return xp.round(luma * 255) * xp.float32(1 / 255)
+        if self.mode == "rgb" and not colour:
+            image = check_image(image, "gray", "ImageMode")
+            return xp.repeat(image[..., None], 3, axis=2)
+        return check_image(image, self.mode, "ImageMode")
+
+    def transform(self, X):
+        """The list of images ``X``, each in ``mode``."""
+        return [self.convert(image) for image in X]
+
+
 class DenseSIFT(_DenseExtractor):
     """Multi-scale dense SIFT (``vl_phow`` semantics) of gray images; stateless.
 
@@ -232,7 +288,7 @@ class DenseLBP(_DenseExtractor):
 
 
 __all__ = ["COLOUR_DESCRIPTOR_SIZE", "DESCRIPTOR_SIZE", "HOG_DESCRIPTOR_SIZES", "HOG_VARIANTS", "LBP_DESCRIPTOR_SIZE",
-           "OPPONENT_DESCRIPTOR_SIZE", "DenseHOG", "DenseLBP", "DenseSIFT", "LocalColourStatistics", "LocalFeatures",
+           "OPPONENT_DESCRIPTOR_SIZE", "DenseHOG", "DenseLBP", "DenseSIFT", "ImageMode", "LocalColourStatistics", "LocalFeatures",
            "OpponentSIFT", "dense_hog", "dense_lbp", "opponent_channels", "opponent_phow",
            "dense_sift", "hog", "lbp_codes", "lbp_histograms", "local_colour_statistics", "multiscale_colour_statistics",
            "multiscale_dense_hog", "multiscale_dense_lbp", "nonzero_rows", "phow", "root_sift", "uoctti_hog"]

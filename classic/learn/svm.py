@@ -165,6 +165,19 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         self.coef_ = xp.asarray(self.dual_coef_).astype(X.dtype) @ X
         return self
 
+    def set_fitted(self, coef, intercept, classes):
+        """This SVM with given weights ``coef`` (n_classes, d), biases and class labels (e.g. a trained
+        model read back from its files): ``decision_function`` and ``predict`` on features then work
+        as after ``fit``; the arrays stay on their backend."""
+        xp = array_module(coef)
+        coef, classes = xp.asarray(coef), np.asarray(classes)
+        if coef.ndim != 2 or coef.shape[0] != len(classes) or np.shape(intercept) != (len(classes),):
+            raise ValueError(f"coef must be (n_classes, d) and intercept (n_classes,) for {len(classes)} classes, "
+                             f"got {coef.shape} and {np.shape(intercept)}")
+        self.coef_, self.intercept_, self.classes_ = coef, xp.asarray(intercept), classes
+        self.n_features_in_ = int(coef.shape[1])
+        return self
+
     def _binary(self, scores):
         # scikit-learn's convention: one column for two classes, positive for classes_[1]
         return scores[:, 1] if len(self.classes_) == 2 else scores

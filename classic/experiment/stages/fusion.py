@@ -10,7 +10,9 @@ stratified k-fold cross-validation on the training images only.  Every channel's
 scores are kept too, so one run reports each channel alone beside the fusion.
 
 Writes what the ``svm`` stage writes (``scores.npy``, ``test_labels.npy``, ``index.npz``, ``svm.json``
-with the chosen values and what the cross-validation measured) and ``channel_scores.npz``.
+with the chosen values and what the cross-validation measured, ``model.npz``: the early-fusion SVM's
+dual coefficients and biases, or every channel's, suffixed ``_<channel index>``, for late fusion) and
+``channel_scores.npz``.
 """
 from __future__ import annotations
 
@@ -63,7 +65,7 @@ def run(ctx: RunContext, kernels: list[StageOutput], names: list[str], split, n_
         def test_scores(svm, K):
             return scores_for_classes(svm.decision_function_kernel(K[t:]), svm.classes_, n_classes)
 
-        channels, held_out = {}, []
+        channels, held_out, svms = {}, [], {}
         for name, K in zip(names, grams):
             # C by cross-validation when a grid is given; late fusion weighs the out-of-fold scores at that C
             C, cv, oof = s.C, {}, None
@@ -72,7 +74,8 @@ def run(ctx: RunContext, kernels: list[StageOutput], names: list[str], split, n_
             elif f.method == "late" and not f.weights:
                 oof = out_of_fold_scores(K[:t], y, folds, C=C, n_classes=n_classes, **svm_options)
             held_out.append(oof)
-            scores = test_scores(fitted(K, C), K)
+            svms[name] = fitted(K, C)
+            scores = test_scores(svms[name], K)
             channels[name] = {"C": C, "cv_C": cv, "scores": scores,
                               **{k: v for k, v in evaluate(scores, labels[test], n_classes).items()
                                  if k in ("mean_class_accuracy", "top1_error", "top5_error")}}
@@ -86,13 +89,20 @@ def run(ctx: RunContext, kernels: list[StageOutput], names: list[str], split, n_
                                                   **svm_options)
         if f.method == "late":
             scores, C, cv = combine([channels[n]["scores"] for n in names], weights), Cs, {}
+            # the model: each channel's SVM in kernel form (the primal weights are the model stage's)
+            model = {f"{part}_{i}": getattr(svms[n], f"{part}_") for i, n in enumerate(names)
+                     for part in ("dual_coef", "intercept")}
+            model["classes"] = svms[names[0]].classes_
         else:
             K = combine(grams, weights)
             C, cv = s.C, {}
             if s.C_grid:
                 C, cv, _ = cross_validate_C(K[:t], y, folds, s.C_grid, n_classes=n_classes, **svm_options)
-            scores = test_scores(fitted(K, C), K)
+            svm = fitted(K, C)
+            scores = test_scores(svm, K)
+            model = dict(dual_coef=svm.dual_coef_, intercept=svm.intercept_, classes=svm.classes_)
         save_npy(folder / "scores.npy", scores.astype(np.float32))
+        save_npz(folder / "model.npz", **model)
         save_npy(folder / "test_labels.npy", labels[test])
         save_npz(folder / "index.npz", train=train, everything=everything)
         save_npz(folder / "channel_scores.npz", **{n: channels[n]["scores"] for n in names})
