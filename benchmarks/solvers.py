@@ -65,16 +65,11 @@ def load_split(run: Path, data_root: Path):
 
 def kernel_reference(run: Path, store, train, test, labels, lam):
     """(objective, accuracy) of the run's own LIBLINEAR model (kernel form: W = dual_coef @ X_train)."""
-    from classic.io import load_npz
+    from classic.experiment.stages.model import primal_weights
     manifest = json.loads((run / "manifest.json").read_text())
     svm = next(s for s in manifest["stages"] if s["stage"] == "svm")
-    folder = Path(manifest["cache_root"]) / "svm" / svm["key"]
-    model, index = load_npz(folder / "model.npz"), load_npz(folder / "index.npz")
-    W = np.zeros((model["dual_coef"].shape[0], store.shape[1]))
-    for part in np.array_split(np.arange(len(index["train"])), max(1, len(index["train"]) // 512)):
-        W += model["dual_coef"][:, part].astype(np.float64) @ store[index["train"][part]]
-    return objective_and_accuracy(store, train, test, labels, W.astype(np.float32),
-                                  model["intercept"].astype(np.float32), lam)
+    [W], intercept, _ = primal_weights(Path(manifest["cache_root"]) / "svm" / svm["key"], [store])
+    return objective_and_accuracy(store, train, test, labels, W, intercept, lam)
 
 
 def traced(kind: str):

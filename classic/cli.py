@@ -221,6 +221,16 @@ def _cmd_explain(args) -> int:
     except (RunNotFound, ImageError) as exc:
         print(f"classic explain: {exc}", file=sys.stderr)
         return 2
+    if args.run:
+        from .experiment.model import training_image
+        from .experiment.predict import predict_images, top_classes
+        predicted = predict_images(args.run, [image], n_jobs=1, progress=False)
+        best = top_classes(predicted["scores"], predicted["classes"], 5)[0]
+        print(f"{image}: " + ", ".join(f"{name} {score:.3f}" for name, score in best))
+        trained_on = training_image(pipeline.info, image)
+        if trained_on:
+            print(f"warning: {image} is a training image of this model ({trained_on}): its scores show what the SVMs "
+                  f"fitted, not how they generalise", file=sys.stderr)
     print(f"written: {', '.join(map(str, written))}")
     return 0
 

@@ -114,3 +114,16 @@ def test_the_drawn_patterns_are_the_58_uniform_ones_of_their_codes():
     for p in patterns[:58]:
         assert np.count_nonzero(p != np.roll(p, 1)) <= 2              # at most 2 changes round the circle
     assert patterns[1].tolist() == [True] + [False] * 7 and patterns[57].all()
+
+
+def test_explaining_a_training_image_warns_and_every_explained_image_gets_its_prediction(tmp_path, capsys):
+    import json
+    from classic.cli import main
+    from test_model import _run
+    _, test_paths = _run(tmp_path)
+    trained = json.loads((tmp_path / "run" / "model" / "train_images.json").read_text())[0]["path"]
+    for image, warned in ((trained, True), (test_paths[0], False)):
+        assert main(["explain", str(image), "--run", str(tmp_path / "run"), "--out", str(tmp_path / "figure")]) == 0
+        printed = capsys.readouterr()
+        assert printed.out.startswith(f"{image}: ") and printed.out.count(",") >= 2       # the top classes and scores
+        assert ("is a training image of this model" in printed.err) == warned

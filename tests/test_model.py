@@ -1,7 +1,9 @@
 """A run's model/ folder (classic.experiment.model, stage ``model``): self-contained, no pickle, and the
 pipeline it loads gives the run's own test scores on the run's test images, for every solver and
 fusion, without the cache."""
+import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ from classic import load_model
 from classic.data import load_image
 from classic.experiment import load_config
 from classic.experiment.build import build_dataset
-from classic.experiment.model import read_model
+from classic.experiment.model import read_model, training_image
 from classic.experiment.run_folder import RunNotFound
 from conftest import FOLDER_TINY, REPO, make_image_folder, run_experiment
 
@@ -79,11 +81,11 @@ def test_the_model_folder_is_plain_npz_and_json_of_the_stated_size(tmp_path):
     _run(tmp_path)
     info = read_model(tmp_path / "run")
     files = sorted(p.name for p in info["folder"].iterdir())
-    assert files == ["dsift.npz", "model.json", "svm.npz"]
+    assert files == ["dsift.npz", "model.json", "svm.npz", "train_images.json"]
     for name in ("dsift.npz", "svm.npz"):
         with np.load(info["folder"] / name, allow_pickle=False) as arrays:
             assert all(arrays[k].dtype != object for k in arrays.files)
-    assert info["bytes"] == sum((info["folder"] / f).stat().st_size for f in ("dsift.npz", "svm.npz"))
+    assert info["bytes"] == sum((info["folder"] / f).stat().st_size for f in files if f != "model.json")
     assert info["weights_dtype"] == "float16" and info["channels"][0]["dimension"] == 2 * 8 * 3
     assert load_model(info["folder"]).named_steps["encoder"].dimension == 48      # the model folder itself loads too
 
@@ -93,3 +95,15 @@ def test_a_folder_without_a_model_is_refused_in_one_line(tmp_path):
         with pytest.raises(RunNotFound, match=words) as error:
             load_model(path)
         assert "\n" not in str(error.value)
+
+
+def test_a_training_image_is_recognised_by_its_file_or_a_copy_of_it(tmp_path):
+    _, test_paths = _run(tmp_path)
+    info = read_model(tmp_path / "run")
+    listed = [e["path"] for e in json.loads((info["folder"] / "train_images.json").read_text())]
+    assert len(listed) == 3 * 5 and not set(listed) & {str(p.resolve()) for p in test_paths}
+    copy = tmp_path / "elsewhere" / Path(listed[0]).name
+    copy.parent.mkdir()
+    copy.write_bytes(Path(listed[0]).read_bytes())
+    assert training_image(info, listed[0]) == listed[0] and training_image(info, copy) == listed[0]
+    assert training_image(info, test_paths[0]) is None

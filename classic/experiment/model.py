@@ -3,8 +3,9 @@
 ``model/`` holds everything that turns an image into class scores, without the cache, the training
 images or their feature store: ``model.json`` (the resolved configuration, the class names, how
 images are decoded, each channel's descriptor, encoder and dimension), one ``<channel>.npz`` per
-descriptor channel (its PCA and vocabulary arrays and its block of the SVMs' weights, float16) and
-``svm.npz`` (the biases and the trained classes).  Nothing is pickled: ``np.load`` with
+descriptor channel (its PCA and vocabulary arrays and its block of the SVMs' weights, float16),
+``svm.npz`` (the biases and the trained classes) and ``train_images.json`` (the training images'
+files and sizes, to recognise one given as a new image).  Nothing is pickled: ``np.load`` with
 ``allow_pickle=False`` and JSON read it.  The SVMs are those of the run's first split (the weights
 of the ``model`` stage, :mod:`classic.experiment.stages.model`); scoring that split's test images
 with the model gives the run's own test scores (``scores_<split>.npy``).
@@ -38,11 +39,14 @@ from .run_folder import RunNotFound
 MODEL_FORMAT = "classic-model/1"
 
 
-def write_model(folder: Path, config, class_names: list[str], split: str, channels: list[dict], weights: dict) -> dict:
+def write_model(folder: Path, config, class_names: list[str], split: str, channels: list[dict], weights: dict,
+                train_files=()) -> dict:
     """Write ``folder`` (a run folder's ``model/``) and return its ``model.json``.
 
     ``channels``: per channel, {"name", "config" (single-channel), "pca", "vocabulary"} (their stages'
-    arrays); ``weights``: the model stage's arrays (``coef_<i>``, ``intercept``, ``classes``)."""
+    arrays); ``weights``: the model stage's arrays (``coef_<i>``, ``intercept``, ``classes``);
+    ``train_files``: the training images' files, listed with their sizes in ``train_images.json``
+    (so that an image the model was trained on is recognised: its scores are not a test)."""
     folder = Path(folder)
     if folder.is_dir():         # an earlier run's model in this run folder may have other channels
         shutil.rmtree(folder)
@@ -57,6 +61,9 @@ def write_model(folder: Path, config, class_names: list[str], split: str, channe
                         "descriptor": c["config"].features.kind, "encoder": c["config"].encoder.kind,
                         "dimension": int(weights[f"coef_{i}"].shape[1])})
     size += save_npz(folder / "svm.npz", intercept=weights["intercept"], classes=weights["classes"]).stat().st_size
+    listed = [{"path": str(Path(p).resolve()), "bytes": Path(p).stat().st_size} for p in train_files
+              if p is not None and Path(p).is_file()]
+    size += save_json(folder / "train_images.json", listed).stat().st_size
     modes = {e["image_mode"] for e in entries}
     info = {"format": MODEL_FORMAT, "classic_version": __version__, "name": config.name, "split": split,
             "class_names": list(class_names), "trained_classes": [int(c) for c in weights["classes"]],
@@ -65,6 +72,21 @@ def write_model(folder: Path, config, class_names: list[str], split: str, channe
             "config": config.to_dict()}
     save_json(folder / "model.json", info)
     return info
+
+
+def training_image(info: dict, path) -> str | None:
+    """The training image of the model ``info`` that the file ``path`` is: the same file, or one of
+    the same name and size (a copy); None when it is none of them."""
+    path = Path(path)
+    listed = load_json(info["folder"] / "train_images.json") if (info["folder"] / "train_images.json").is_file() else []
+    size = path.stat().st_size
+    for entry in listed:
+        if entry["path"] == str(path.resolve()):
+            return entry["path"]
+    for entry in listed:
+        if entry["bytes"] == size and Path(entry["path"]).name == path.name:
+            return entry["path"]
+    return None
 
 
 def model_folder(path) -> Path:
@@ -114,15 +136,8 @@ def load_model(path, backend: str = "numpy") -> Pipeline:
     ``classic.data.load_image(path, info["image_mode"], info["max_side"])`` with ``info`` =
     :func:`read_model`), ``decision_function`` (images x trained classes) and ``predict`` (class
     names) out; ``classes_`` are the class names.  ``backend="cupy"`` keeps its arrays on the GPU
-    (give it CuPy images).
-
-    Examples
-    --------
-    >>> from classic import load_model                                       # doctest: +SKIP
-    >>> from classic.data import load_image                                  # doctest: +SKIP
-    >>> model = load_model("runs/caltech101_quick")                          # doctest: +SKIP
-    >>> model.predict([load_image("cup.jpg", "gray", max_side=300)])         # doctest: +SKIP
-    array(['cup'], dtype='<U17')
+    (give it CuPy images).  Its use, end to end: README.md, "Classify new images with a trained run";
+    that it reproduces the run's own test scores: ``tests/test_model.py``.
     """
     info = read_model(path)
     channels, svm = model_parts(info, backend)

@@ -155,7 +155,7 @@ class Runner:
         ctx = RunContext(cfg, stages, dataset, None, xp, self.progress, client, identity)
         weights = model.run(ctx, trained[splits[0].name], [c["encoded"] for c in first], splits[0])
         write_model(self.out_dir / "model", cfg, dataset.class_names, splits[0].name, first,
-                    load_npz(weights.folder / "weights.npz"))
+                    load_npz(weights.folder / "weights.npz"), [dataset.path(ref) for ref in splits[0].train])
         dimension = sum(encoded_dimension(single) for _, single in channels)
         summary = summarise(results, stages.records, n_classes, time.perf_counter() - start, dimension)
         write_run_folder(self.out_dir, dump_config(cfg),

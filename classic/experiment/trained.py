@@ -12,7 +12,7 @@ from .run_folder import RunNotFound
 
 class TrainedPipeline:
     """The single-channel model of a run folder, as its parts: ``config``, ``class_names``,
-    ``extractor``, ``encoder`` and :meth:`scores` of an encoded vector."""
+    ``extractor``, ``encoder``, ``info`` (its ``model.json``) and :meth:`scores` of an encoded vector."""
 
     def __init__(self, folder):
         info = read_model(folder)
@@ -23,6 +23,7 @@ class TrainedPipeline:
         self.class_names = info["class_names"]
         [(_, self.extractor, self.encoder)], self.svm = model_parts(info)
         self.trained_classes = np.asarray(info["trained_classes"])
+        self.info = info
 
     def scores(self, vector) -> np.ndarray:
         """SVM scores (n_classes,) of one encoded image: -inf for a class the SVMs were not trained on."""

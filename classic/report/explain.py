@@ -18,6 +18,7 @@ from ..encoding import DiagonalGMM, FisherVectorEncoder, VLADEncoder
 from ..encoding.pyramid import n_regions
 from ..features import nonzero_rows
 from ..features.dsift import N_ORIENTATIONS, N_SPATIAL_BINS, frame_extent, phow
+from ..experiment.model import training_image
 from .figures import _pyplot, save_figure
 
 SCALE_COLOURS = ("tab:red", "tab:orange", "tab:green", "tab:blue", "tab:purple", "tab:brown")
@@ -120,7 +121,7 @@ def explain(image_path, out, pipeline=None, features=None, max_side: int = 300, 
     draw_descriptor(ax, descriptors[chosen], centre, sizes[-1], colour="tab:red")
     ax.set_xlim(centre[0] - pad, centre[0] + pad)
     ax.set_ylim(centre[1] + pad, centre[1] - pad)
-    ax.set_title(f"(c) one SIFT descriptor{' (RootSIFT)' if f.rootsift else ''}: 4 x 4 cells x 8 orientations "
+    ax.set_title(f"(c) one SIFT descriptor{' (RootSIFT)' if f.rootsift else ''}:\n4 x 4 cells x 8 orientations "
                  f"= 128 numbers", fontsize=9)
     for ax in axes[:4]:                     # image panels: pixel coordinates carry nothing
         ax.set_xticks([])
@@ -133,14 +134,15 @@ def explain(image_path, out, pipeline=None, features=None, max_side: int = 300, 
             ax.text(0.5, 0.5, f"({letter}) needs a trained pipeline:\nclassic explain IMAGE --run RUN", ha="center",
                     va="center", fontsize=10, color="0.4", transform=ax.transAxes)
     else:
-        _model_panels(axes, image, frames, descriptors, pipeline)
+        _model_panels(axes, image, frames, descriptors, pipeline, training_image(pipeline.info, image_path))
     axes[7].axis("off")
     axes[7].text(0, 1, _caption(pipeline, f), va="top", fontsize=9, family="monospace", transform=axes[7].transAxes)
     fig.tight_layout()
     return save_figure(fig, out, dpi)
 
 
-def _model_panels(axes, image, frames, descriptors, pipeline):
+def _model_panels(axes, image, frames, descriptors, pipeline, trained_on: str | None):
+    """Panels (d)-(g); ``trained_on``: the training image the explained image is, if any (its scores are no test)."""
     from ..features import LocalFeatures
     encoder = pipeline.encoder
     h, w = image.shape
@@ -188,14 +190,22 @@ def _model_panels(axes, image, frames, descriptors, pipeline):
     ax = axes[6]
     scores = pipeline.scores(vector)
     best = np.argsort(-scores, kind="stable")[:5]
-    ax.barh(range(5), scores[best], color=["tab:green"] + ["tab:gray"] * 4)
+    ax.barh(range(len(best)), scores[best], color=["tab:green"] + ["tab:gray"] * (len(best) - 1))
     for i, c in enumerate(best):
         ax.text(scores[c], i, f" {scores[c]:.2f} ", va="center", ha="left" if scores[c] >= 0 else "right", fontsize=8)
-    ax.set_yticks(range(5), [pipeline.class_names[i] for i in best])
+    ax.set_yticks(range(len(best)), [pipeline.class_names[i] for i in best])
+    # room beyond the longest bars for their value labels, which would otherwise run into the class names
+    low, high = min(0.0, float(scores[best].min())), max(0.0, float(scores[best].max()))
+    margin = 0.3 * max(high - low, 1e-6)
+    ax.set_xlim(low - (margin if low < 0 else 0), high + (margin if high > 0 else 0))
     ax.invert_yaxis()
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel("one-vs-rest SVM score (> 0: 'this class')")
-    ax.set_title("(g) top-5 classes", fontsize=9)
+    if trained_on:
+        ax.set_title(f"(g) top-{len(best)} classes: a TRAINING image of this model,\nits scores are not a test",
+                     fontsize=9, color="tab:red")
+    else:
+        ax.set_title(f"(g) top-{len(best)} classes", fontsize=9)
 
 
 def _caption(pipeline, f) -> str:
