@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .backend import BackendUnavailable
 from .data import KNOWN_DATASETS, DatasetError, DatasetNotFound, cache_root, data_root
+from .data.synsets import readable_name
 from .data.download import DOWNLOADS, DownloadError, download_dataset, md5sum
 from .io import InsufficientSpace
 
@@ -226,7 +227,7 @@ def _cmd_explain(args) -> int:
         from .experiment.predict import predict_images, top_classes
         predicted = predict_images(args.run, [image], n_jobs=1, progress=False)
         best = top_classes(predicted["scores"], predicted["classes"], 5)[0]
-        print(f"{image}: " + ", ".join(f"{name} {score:.3f}" for name, score in best))
+        print(f"{image}: " + ", ".join(f"{readable_name(name)} {score:.3f}" for name, score in best))
         trained_on = training_image(pipeline.info, image)
         if trained_on:
             print(f"warning: {image} is a training image of this model ({trained_on}): its scores show what the SVMs "
@@ -251,7 +252,7 @@ def _cmd_predict(args) -> int:
         print(f"classic predict: {exc}", file=sys.stderr)
         return 2
     for path, best in zip(predicted["files"], top_classes(predicted["scores"], predicted["classes"], 1)):
-        print(f"{path}\t{best[0][0]}\t{best[0][1]:.4f}")
+        print(f"{path}\t{readable_name(best[0][0])}\t{best[0][1]:.4f}")
     for e in predicted["errors"]:
         print(f"skipped {e['reason']}", file=sys.stderr)
     if args.out:

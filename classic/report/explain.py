@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.images import ImageError, load_image
+from ..data.synsets import readable_name
 from ..encoding import DiagonalGMM, FisherVectorEncoder, VLADEncoder
 from ..encoding.pyramid import n_regions
 from ..features import nonzero_rows
@@ -193,7 +194,7 @@ def _model_panels(axes, image, frames, descriptors, pipeline, trained_on: str | 
     ax.barh(range(len(best)), scores[best], color=["tab:green"] + ["tab:gray"] * (len(best) - 1))
     for i, c in enumerate(best):
         ax.text(scores[c], i, f" {scores[c]:.2f} ", va="center", ha="left" if scores[c] >= 0 else "right", fontsize=8)
-    ax.set_yticks(range(len(best)), [pipeline.class_names[i] for i in best])
+    ax.set_yticks(range(len(best)), [readable_name(pipeline.class_names[i]) for i in best])
     # room beyond the longest bars for their value labels, which would otherwise run into the class names
     low, high = min(0.0, float(scores[best].min())), max(0.0, float(scores[best].max()))
     margin = 0.3 * max(high - low, 1e-6)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from ..data.synsets import readable_name
 from ..experiment.config import ExperimentConfig, build_config
 from ..experiment.run_folder import confusion_matrices, load_run
 from ..io import load_json, save_text
@@ -23,7 +24,8 @@ def render_run(folder) -> Path:
     """Write ``report.md``, ``confusion.{png,svg}`` (summed over the splits) and ``per_class.{png,svg}``
     (mean over the splits) of a finished run folder; returns the report's path."""
     run = load_run(folder)
-    folder, summary, names = Path(folder), run["metrics"], run["class_names"]
+    folder, summary = Path(folder), run["metrics"]
+    names = [readable_name(n) for n in run["class_names"]]        # WNID folders with their words
     confusions = confusion_matrices(folder)
     ordered = [confusions[s["split"]] for s in summary["splits"]]
     per_class = np.nanmean([per_class_accuracy(c) for c in ordered], axis=0)
