@@ -70,8 +70,23 @@ def sample_paths(data_root: Path, n: int, seed: int = 0) -> list[Path]:
     return [root / refs[i] for i in rng.choice(len(refs), n, replace=False)]
 
 
-def bench_decode(table, paths, repeats):
+def largest_paths(data_root: Path, n: int) -> list[Path]:
+    """The ``n`` Caltech-101 images of longest side (where a decoder's reduced-resolution JPEG path matters)."""
     from PIL import Image
+    root = data_root / "caltech101" / "101_ObjectCategories"
+    _, refs, _, _ = list_class_folders(root)
+    sides = []
+    for ref in refs:
+        with Image.open(root / ref) as im:
+            sides.append(max(im.size))
+    return [root / refs[i] for i in np.argsort(sides, kind="stable")[-n:]]
+
+
+def bench_decode(table, paths, repeats, label=""):
+    """Gray decoding + resizing to <= 300 px: ours (PIL, DCT-domain draft + Lanczos), PIL plainly, and
+    OpenCV (``imdecode``, at reduced resolution when the JPEG is at least twice too large, + INTER_AREA)."""
+    from PIL import Image
+    stage = f"decode+resize <=300px ({len(paths)} {label}imgs)"
 
     def ours():
         return [load_image(p, "gray", 300) for p in paths]
@@ -87,8 +102,38 @@ def bench_decode(table, paths, repeats):
                                                 Image.Resampling.LANCZOS), np.float32) / 255)
         return out
     o = timeit(ours, repeats)
-    table.add(f"decode+resize <=300px ({len(paths)} imgs)", "classic", o)
-    table.add(f"decode+resize <=300px ({len(paths)} imgs)", "PIL decode + resize", timeit(pil_plain, repeats), o)
+    table.add(stage, "classic", o)
+    table.add(stage, "PIL decode + resize", timeit(pil_plain, repeats), o)
+    try:
+        import cv2
+    except ImportError:
+        table.add(stage, "OpenCV imdecode + resize", None, note="opencv-python not installed")
+        return o["result"]
+    cv2.setNumThreads(1)
+    reduced = {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+               8: cv2.IMREAD_REDUCED_GRAYSCALE_8}
+    sizes = {}
+    for p in paths:            # the header's size, as a decoder that picks its reduction would read it
+        with Image.open(p) as im:
+            sizes[p] = im.size
+
+    def opencv(reduce: bool):
+        out = []
+        for p in paths:
+            w, h = sizes[p]
+            factor = 1
+            while reduce and factor < 8 and max(w, h) // (2 * factor) >= 300:
+                factor *= 2
+            im = cv2.imdecode(np.fromfile(p, np.uint8), reduced[factor])
+            s = min(1.0, 300 / max(w, h))
+            if s < 1:
+                im = cv2.resize(im, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+            out.append(im.astype(np.float32) / 255)
+        return out
+    for reduce, who in ((False, "OpenCV imdecode + resize"), (True, "OpenCV reduced imdecode + resize")):
+        peer = timeit(lambda: opencv(reduce), repeats)
+        difference = np.mean([np.abs(a - b).mean() for a, b in zip(o["result"], peer["result"])]) * 255
+        table.add(stage, who, peer, o, note=f"mean |difference| from ours {difference:.2f} / 255")
     return o["result"]
 
 
@@ -429,6 +474,7 @@ def main(argv=None):
         images = [load_image(p, "gray", 300) for p in paths]
         if "decode" in only:
             bench_decode(table, paths, args.repeats)
+            bench_decode(table, largest_paths(Path(args.data_root), 200), args.repeats, "largest ")
         if "dsift" in only:
             bench_dsift(table, images, args.repeats)
         if "hog" in only:
