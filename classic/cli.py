@@ -3,6 +3,7 @@ download datasets."""
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 import sys
 from pathlib import Path
@@ -27,6 +28,17 @@ def run_name(config) -> str:
         return config.name
     tree = Path(d.root).absolute()
     return f"{config.name}_{tree.parent.name if tree.name.lower() in ('train', 'training') else tree.name}"
+
+
+def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
+    """The ``classic`` loggers' messages on stderr, bare: INFO (stages, results, progress lines) by
+    default, DEBUG with ``verbose``, WARNING with ``quiet``.  Results go to stdout with ``print``."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("classic")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
 
 
 def _cmd_run(args) -> int:
@@ -298,9 +310,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="classic", description=__doc__)
     parser.add_argument("--version", action="version", version=f"classic {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    # what every command takes: how much it tells on stderr while it works
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true",
+                        help="also log every EM and k-means iteration, and debugging details")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings and errors only")
 
-    run = sub.add_parser("run", help="run an experiment config (YAML)")
-    sweep = sub.add_parser("sweep", help="run a config over a grid of values / named variants: one table, one figure")
+    run = sub.add_parser("run", parents=[common], help="run an experiment config (YAML)")
+    sweep = sub.add_parser("sweep", parents=[common], help="run a config over a grid of values / named variants: one table, one figure")
     for command in (run, sweep):
         command.add_argument("config")
         command.add_argument("--data-root", help="folder holding the datasets (default: $CLASSIC_DATA or cache/datasets)")
@@ -308,7 +325,6 @@ def main(argv=None) -> int:
         command.add_argument("--device", choices=["cpu", "cuda"], help="array backend: cpu (numpy) or cuda (cupy)")
         command.add_argument("--n-jobs", type=int, help="worker processes (default: all cores)")
         command.add_argument("--cluster", help="Dask: local:N for a LocalCluster of N workers, or tcp://host:8786")
-        command.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--out", help="run folder (default: runs/<config name>)")
     run.set_defaults(func=_cmd_run)
     sweep.add_argument("--grid", action="append", metavar="KEY=V1,V2,...",
@@ -316,7 +332,7 @@ def main(argv=None) -> int:
     sweep.add_argument("--out", help="sweep folder (default: runs/<config name>_sweep)")
     sweep.set_defaults(func=_cmd_sweep)
 
-    estimate = sub.add_parser("estimate", help="project a run's time, memory and disk from a measured sample")
+    estimate = sub.add_parser("estimate", parents=[common], help="project a run's time, memory and disk from a measured sample")
     estimate.add_argument("config")
     estimate.add_argument("--data-root")
     estimate.add_argument("--set", action="append", metavar="KEY=VALUE")
@@ -327,20 +343,20 @@ def main(argv=None) -> int:
     estimate.add_argument("--json", help="also write the estimate as JSON")
     estimate.set_defaults(func=_cmd_estimate)
 
-    fuse = sub.add_parser("fuse", help="late fusion: average the test scores of runs on the same splits")
+    fuse = sub.add_parser("fuse", parents=[common], help="late fusion: average the test scores of runs on the same splits")
     fuse.add_argument("runs", nargs="+", metavar="RUN")
     fuse.add_argument("--weights", help="comma-separated, one per run (default: equal)")
     fuse.add_argument("--out", required=True, help="the fused run folder")
     fuse.set_defaults(func=_cmd_fuse)
 
-    report = sub.add_parser("report", help="one comparison table from run folders, beside published reference rows")
+    report = sub.add_parser("report", parents=[common], help="one comparison table from run folders, beside published reference rows")
     report.add_argument("runs", nargs="+", metavar="RUN", help="run folders (written by `classic run`)")
     report.add_argument("--format", default="all", help="md, csv, tex, json (comma-separated) or all (default)")
     report.add_argument("--out", default="reports", help="folder for comparison.{md,csv,tex,json} (default: reports)")
     report.add_argument("--no-references", action="store_true", help="our rows only")
     report.set_defaults(func=_cmd_report)
 
-    explain = sub.add_parser("explain", help="a teaching figure of one image through a trained pipeline")
+    explain = sub.add_parser("explain", parents=[common], help="a teaching figure of one image through a trained pipeline")
     explain.add_argument("image", help="any image file, from the dataset or not")
     explain.add_argument("--run", help="a run folder whose trained pipeline to use (without: descriptor panels only)")
     explain.add_argument("--out", help="output path without suffix (default: RUN/explain/<image name>)")
@@ -349,27 +365,26 @@ def main(argv=None) -> int:
                               "normalisation; uniform patterns)")
     explain.set_defaults(func=_cmd_explain)
 
-    predict = sub.add_parser("predict", help="classify image files with a run's trained model")
+    predict = sub.add_parser("predict", parents=[common], help="classify image files with a run's trained model")
     predict.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER", help="image files, or folders (searched recursively)")
     predict.add_argument("--run", required=True, help="the run folder whose model/ to use")
     predict.add_argument("--top", type=int, default=5, help="classes per image in the CSV (default 5)")
     predict.add_argument("--out", help="write path, top classes and scores as CSV")
     predict.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cpu (numpy) or cuda (cupy)")
     predict.add_argument("--n-jobs", type=int, help="worker processes on the CPU (default: all cores)")
-    predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(func=_cmd_predict)
 
-    datasets = sub.add_parser("datasets", help="list known datasets and whether they are present")
+    datasets = sub.add_parser("datasets", parents=[common], help="list known datasets and whether they are present")
     datasets.add_argument("--data-root")
     datasets.set_defaults(func=_cmd_datasets)
 
-    download = sub.add_parser("download", help="download, verify and extract a dataset")
+    download = sub.add_parser("download", parents=[common], help="download, verify and extract a dataset")
     download.add_argument("name", choices=sorted(DOWNLOADS))
     download.add_argument("--data-root")
-    download.add_argument("--quiet", action="store_true")
     download.set_defaults(func=_cmd_download)
 
     args = parser.parse_args(argv)
+    configure_logging(args.verbose, args.quiet)
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -56,3 +56,21 @@ def test_cuda_device_without_cupy_is_a_clear_error(capsys):
     from conftest import REPO
     assert main(["run", str(REPO / "experiments/digits.yaml"), "--device", "cuda"]) == 2
     assert "CuPy" in capsys.readouterr().err
+
+
+def test_logging_goes_to_stderr_and_verbose_and_quiet_set_how_much(tmp_path, capsys, monkeypatch):
+    """Default: the stages, every tenth EM iteration and the results' lines on stderr; -v: every EM
+    iteration too; -q: nothing but warnings.  The report goes to stdout in all three."""
+    monkeypatch.chdir(tmp_path)
+    from conftest import REPO, TINY
+    sets = [a for o in TINY for a in ("--set", o)]
+    seen = {}
+    for flag in ("", "-v", "-q"):
+        monkeypatch.setenv("CLASSIC_CACHE", str(tmp_path / f"cache{flag}"))        # every stage computed
+        args = ["run", str(REPO / "experiments/digits.yaml"), *sets, "--out", f"runs/{flag or 'default'}"]
+        assert main(args + ([flag] if flag else [])) == 0
+        seen[flag] = capsys.readouterr()
+        assert "# digits" in seen[flag].out and "GMM K" not in seen[flag].out
+    assert "  sample  done" in seen[""].err and "EM iteration 1 / 10" in seen[""].err
+    assert "EM iteration 2 / 10" not in seen[""].err and "EM iteration 2 / 10" in seen["-v"].err
+    assert seen["-q"].err == ""

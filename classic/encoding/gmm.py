@@ -36,6 +36,7 @@ classification. ECCV. https://doi.org/10.1007/978-3-642-15561-1_11
 """
 from __future__ import annotations
 
+import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
 
@@ -47,6 +48,8 @@ from threadpoolctl import threadpool_limits
 from ..backend import array_module
 from ..validation import check_array, check_is_fitted
 from .kmeans import kmeans_plus_plus, lloyd, nearest_centres, seeding_draws
+
+logger = logging.getLogger(__name__)
 
 _CHUNK = 8192               # points per E-step block: (K, chunk) posteriors of 8 MiB at K = 256 stay in cache
 _LOG_POSTERIOR_CUT = -30.0  # log-posteriors are floored 30 below the largest (see DiagonalGMM.responsibilities)
@@ -262,7 +265,12 @@ class DiagonalGMM(DensityMixin, BaseEstimator):
             self.lower_bound_ = total / n
             self.n_iter_ = iteration
             self._m_step(X, stats[:, 2 * d], stats[:, :d], stats[:, d:2 * d], rng)
-            if abs(self.lower_bound_ - previous) <= self.tol * abs(self.lower_bound_):
+            done = abs(self.lower_bound_ - previous) <= self.tol * abs(self.lower_bound_)
+            # every iteration at DEBUG, every tenth and the last at INFO: progress without a flood
+            logger.log(logging.INFO if done or iteration % 10 == 0 or iteration in (1, self.max_iter) else logging.DEBUG,
+                       "    GMM K = %d: EM iteration %d / %d, mean log-likelihood %.6g%s", self.n_components, iteration,
+                       self.max_iter, self.lower_bound_, " (converged)" if done else "")
+            if done:
                 self.converged_ = True
                 break
             previous = self.lower_bound_

@@ -27,11 +27,15 @@ videos. ICCV. https://doi.org/10.1109/ICCV.2003.1238663
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 
 from ..backend import array_module
 from ..validation import check_array, check_is_fitted
+
+logger = logging.getLogger(__name__)
 
 DISTANCE_BYTES = 4 * 2 ** 20      # bound on one (G, rows, K) float32 distance block (see the module docstring)
 
@@ -141,7 +145,8 @@ def lloyd(X, centres, max_iter: int):
     K = centres.shape[1]
     offsets = (xp.arange(G) * K)[:, None]
     columns = xp.ascontiguousarray(X.transpose(2, 0, 1)).reshape(m, G * n)     # each dimension contiguous
-    for _ in range(max_iter):
+    for iteration in range(1, max_iter + 1):
+        logger.debug("    k-means K = %d (%d problem(s)): Lloyd iteration %d / %d", K, G, iteration, max_iter)
         flat = (nearest_centres(X, centres) + offsets).ravel()
         counts = xp.bincount(flat, minlength=G * K).reshape(G, K)
         sums = xp.stack([xp.bincount(flat, weights=columns[t], minlength=G * K) for t in range(m)],

@@ -28,6 +28,7 @@ the first split's trained pipeline in ``model/`` (:mod:`model`); the report laye
 """
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -48,18 +49,20 @@ from .model import channel_stage_arrays, write_model
 from .stages import encode, fit, fusion, kernel, model, sample, svm
 from .store import FeatureStore
 
+logger = logging.getLogger(__name__)
+
 
 class Runner:
     """Runs one experiment configuration; ``run()`` returns the metrics dict and writes the run folder."""
 
     def __init__(self, config: ExperimentConfig, data_root: Path, cache_root: Path, out_dir: Path | None = None,
-                 progress: bool = True, log=print):
+                 progress: bool = True, log=None):
         self.config = validate(config)
         self.data_root = Path(data_root)
         self.cache = Cache(cache_root)
         self.out_dir = Path(out_dir) if out_dir else Path("runs") / config.name
         self.progress = progress
-        self.log = log
+        self.log = log or logger.info
         self.skipped: dict[str, str] = {}                   # file -> why it was left out
         self.without_descriptors: dict[str, str] = {}       # file -> why it has no usable descriptor
         self.stages: list[dict] = []                        # the stage records of the last run

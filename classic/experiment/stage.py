@@ -15,6 +15,7 @@ splits claims the later splits' stages with :meth:`Stages.claim_pending`.
 """
 from __future__ import annotations
 
+import logging
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -37,9 +38,9 @@ class StageOutput:
 class Stages:
     """The stages of one run: keys, cache-or-compute under lock, and the records of what each cost."""
 
-    def __init__(self, cache: Cache, log=print, records: list | None = None):
+    def __init__(self, cache: Cache, log=None, records: list | None = None):
         self.cache = cache
-        self.log = log
+        self.log = log or logging.getLogger(__name__).info
         self.records: list[dict] = [] if records is None else records       # appended to, one per stage
 
     @staticmethod

@@ -18,6 +18,7 @@ sweep folder (``<label>/``), so ``classic report`` works on any of them.  The sw
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def load_sweep(path, grid_arguments=()) -> tuple[dict, dict, dict | None]:
     return values, grid, variants
 
 
-def run_sweep(path, grid_arguments, overrides, out, make_runner, log=print) -> list[dict]:
+def run_sweep(path, grid_arguments, overrides, out, make_runner, log=None) -> list[dict]:
     """Run every point (cached stages are shared) and write ``sweep.json``: one row per point.
 
     ``make_runner(config, folder)`` builds the :class:`Runner` of one point.
@@ -104,7 +105,7 @@ def run_sweep(path, grid_arguments, overrides, out, make_runner, log=print) -> l
     out = Path(out)
     rows = []
     for i, point in enumerate(points, 1):
-        log(f"[{i}/{len(points)}] {point['label']}")
+        (log or logging.getLogger(__name__).info)(f"[{i}/{len(points)}] {point['label']}")
         summary = make_runner(point["config"], out / point["folder"]).run()
         rows.append({
             "label": point["label"], "variant": point["variant"], "values": point["values"],

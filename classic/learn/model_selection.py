@@ -8,11 +8,15 @@ tie, which the order of the grid decides).  Test images are never seen.  The hel
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
 from .metrics import mean_class_accuracy, scores_for_classes
 from .svm import LinearSVM
+
+logger = logging.getLogger(__name__)
 
 
 def stratified_folds(y, cv_folds: int = 3, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -94,5 +98,6 @@ def cross_validate_C(K, y, folds, C_grid, *, n_classes: int, **svm) -> tuple[flo
     for C in C_grid:
         held_out[C] = out_of_fold_scores(K, y, folds, C=C, n_classes=n_classes, **svm)
         scores[str(C)] = fold_accuracy(held_out[C], y, folds, n_classes)
+        logger.info("    C = %g: %d-fold mean class accuracy %.2f%%", C, len(folds), 100 * scores[str(C)])
     best = max(C_grid, key=lambda c: scores[str(c)])
     return float(best), scores, held_out[best]

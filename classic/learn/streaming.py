@@ -12,6 +12,8 @@ each class's positives and negatives get equal total weight, the reweighting Per
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import scipy.sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -20,6 +22,8 @@ from sklearn.utils.validation import column_or_1d
 
 from ..backend import array_module, get_backend, to_numpy
 from ..validation import check_array, check_feature_count, check_is_fitted, check_target
+
+logger = logging.getLogger(__name__)
 
 LOSSES = ("hinge", "squared_hinge")
 
@@ -110,6 +114,9 @@ class StreamingLinearSVM(ClassifierMixin, BaseEstimator):
             else:
                 best = (None, W, b, epoch)
             self.history_.append({**record, **self._progress(state)})
+            logger.info("    %s: pass %d / %d %s", type(self).__name__, epoch, self.max_epochs,
+                         ", ".join(f"{k} {v:.4g}" for k, v in self.history_[-1].items()
+                                   if k != "epoch" and isinstance(v, float)))
             if stale >= self.patience or self._converged(state):
                 break
         self.best_epoch_ = best[3]

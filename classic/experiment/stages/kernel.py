@@ -43,7 +43,7 @@ def run(ctx: RunContext, encoded: StageOutput, split) -> StageOutput:
             def product(b, left):
                 gram[b:b + size, a:end] = to_numpy(left @ right.T)
             run_overlapped(lambda b: block(everything[b:b + size]), product, range(end, len(everything), size),
-                           n_threads=1, ahead=1, progress=False)
+                           n_threads=1, ahead=1, desc="kernel", progress=ctx.progress)
         t = len(train)      # the upper triangle of train x train, never computed, mirrors the lower
         lower = np.tril(gram[:t, :t])
         gram[:t, :t] = lower + np.tril(lower, -1).T
