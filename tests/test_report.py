@@ -117,3 +117,29 @@ def test_report_on_a_missing_run_says_what_to_do(tmp_path, capsys):
     from classic.cli import main
     assert main(["report", str(tmp_path / "nothing"), "--out", str(tmp_path / "out")]) == 2
     assert "not a finished run folder" in capsys.readouterr().err
+
+
+def test_same_split_only_beside_a_run_whose_split_digest_matches(digits_run, tmp_path):
+    """The VLFeat row was measured on one split file: "=" beside a run holding that very split (its
+    digest), "†" (other random splits) beside any other run, e.g. a random seed-0 split."""
+    from classic.data.datasets import read_split_file
+    from classic.experiment.run_folder import load_run
+    from classic.report.tables import comparison_tables, to_markdown
+    from conftest import CALTECH, SPLIT_FILE
+    vlfeat = next(e for e in references("caltech101-30train") if e["method"].startswith("VLFeat"))
+    if SPLIT_FILE.is_file():         # the digest in references.yaml is the split file's
+        names = sorted(p.name for p in CALTECH.iterdir() if p.is_dir())
+        assert read_split_file(SPLIT_FILE, names).digest() == vlfeat["split_digest"]
+    folder = _as_caltech(digits_run, tmp_path)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["splits"][0]["split_digest"] != vlfeat["split_digest"]
+
+    def vlfeat_row():
+        table = next(t for t in comparison_tables([load_run(folder)]) if t["benchmark"] == "caltech101-30train")
+        return next(r for r in table["rows"] if r["method"] == vlfeat["method"]), to_markdown([table])
+    row, md = vlfeat_row()
+    assert row["data"] == "same protocol" and "the same train/test images" not in md
+    metrics["splits"][0]["split_digest"] = vlfeat["split_digest"]
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    row, md = vlfeat_row()
+    assert row["data"] == "same split" and "= the same train/test images as a split of our run" in md

@@ -53,6 +53,18 @@ class Split:
         if len(self.train) != len(self.train_labels) or len(self.test) != len(self.test_labels):
             raise ValueError("references and labels differ in length")
 
+    def digest(self) -> str:
+        """A digest of which images are trained on and which are tested (order aside): two splits
+        with the same digest hold the same images (what a "same split" comparison needs).
+
+        >>> a = Split("a", ("c/1.jpg", "c/2.jpg"), np.zeros(2, int), ("c/3.jpg",), np.zeros(1, int))
+        >>> b = Split("b", ("c/2.jpg", "c/1.jpg"), np.zeros(2, int), ("c/3.jpg",), np.zeros(1, int))
+        >>> a.digest() == b.digest(), len(a.digest())
+        (True, 16)
+        """
+        text = "\n".join(["train", *sorted(self.train), "test", *sorted(self.test)])
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
 
 @dataclass
 class Dataset:

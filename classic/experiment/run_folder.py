@@ -38,7 +38,8 @@ def summarise(results: list[dict], stages: list[dict], n_classes: int, wall: flo
         n_classes=n_classes, n_train=results[0]["n_train"], n_test=results[0]["n_test"], n_splits=len(results),
         dimension=dimension,
         splits=[{"split": r["split"], **{k: r[k] for k in METRICS}, "n_train": r["n_train"], "n_test": r["n_test"],
-                 "C": r["C"], **{k: r[k] for k in WITHOUT_DESCRIPTORS if k in r}} for r in results],
+                 "C": r["C"], **{k: r[k] for k in WITHOUT_DESCRIPTORS + ("split_digest",) if k in r}}
+                for r in results],
         seconds_per_stage=seconds, peak_memory_mb_per_stage=peaks,
         peak_memory_mb=max(peaks.values()) if peaks else 0.0, wall_seconds=round(wall, 1),
         # the cost from an empty cache (None when a cached stage predates the recording of its time)

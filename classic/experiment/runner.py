@@ -205,7 +205,7 @@ class Runner:
                        n_test=int((index["everything"] >= len(split.train)).sum()),
                        n_train_without_descriptors=int(empty[:len(split.train)].sum()),
                        n_test_without_descriptors=int(empty[len(split.train):].sum()),
-                       C=trained["C"])
+                       C=trained["C"], split_digest=split.digest())
         if "fusion" in trained:
             metrics["fusion"] = trained["fusion"]
             for name, alone in trained["fusion"]["per_channel"].items():

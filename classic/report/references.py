@@ -31,6 +31,8 @@ def _load() -> tuple:
             raise ValueError(f"references.yaml: {entry.get('method', entry)} lacks {', '.join(missing)}")
         if entry["benchmark"] not in BENCHMARKS or entry["same_data"] not in SAME_DATA:
             raise ValueError(f"references.yaml: {entry['method']}: unknown benchmark or same_data")
+        if entry["same_data"] == "same split" and not entry.get("split_digest"):
+            raise ValueError(f"references.yaml: {entry['method']}: 'same split' needs the split's split_digest")
         unknown = set(entry["metrics"]) - set(METRICS)
         if unknown:
             raise ValueError(f"references.yaml: {entry['method']}: unknown metric(s) {sorted(unknown)}")

@@ -6,7 +6,8 @@ from __future__ import annotations
 METRIC_LABELS = {"mean_class_accuracy": "mean class acc. (%)", "top1_error": "top-1 err. (%)",
                  "top5_error": "top-5 err. (%)"}
 DATA_MARKS = {"ours": "", "same split": "=", "same protocol": "†", "same test set": "", "other test set": "‡"}
-DATA_LEGEND = {"=": "the same train/test split as our run", "†": "same protocol, other random splits",
+DATA_LEGEND = {"=": "the same train/test images as a split of our run (split digests compared)",
+               "†": "same protocol, other random splits",
                "‡": "another test set (that year's ILSVRC test set)"}
 
 
@@ -87,12 +88,17 @@ def run_row(run: dict) -> dict:
     }
 
 
-def reference_row(entry: dict) -> dict:
-    """One table row for a published reference result (an entry of ``references.yaml``)."""
+def reference_row(entry: dict, digests=frozenset()) -> dict:
+    """One table row for a published reference result (an entry of ``references.yaml``); a "same split"
+    entry stays one only when its split digest is among ``digests`` (the split digests of the table's
+    runs), else it is "same protocol"."""
+    same_data = entry["same_data"]
+    if same_data == "same split" and entry.get("split_digest") not in digests:
+        same_data = "same protocol"
     return {"kind": "reference", "method": entry["method"], "year": entry["year"], "features": "", "encoding": "",
             "dims": None, **{k: entry["metrics"].get(k) for k in METRIC_LABELS},
             **{f"{k}_std": None for k in METRIC_LABELS}, "n_splits": None, "train_images": None,
-            "test_images": None, "time_seconds": None, "hardware": "", "data": entry["same_data"],
+            "test_images": None, "time_seconds": None, "hardware": "", "data": same_data,
             "source": entry["source"] + (f" ({entry['url']})" if entry.get("url") else ""),
             "note": entry.get("note", ""), "era": entry["era"]}
 
@@ -137,7 +143,8 @@ def comparison_tables(runs: list[dict], with_references: bool = True) -> list[di
         _named_apart(tables[benchmark], members)
     out = []
     for benchmark, rows in tables.items():
-        refs = [reference_row(e) for e in references(benchmark)] if with_references and benchmark else []
+        digests = {s.get("split_digest") for run in grouped[benchmark] for s in run["metrics"]["splits"]} - {None}
+        refs = [reference_row(e, digests) for e in references(benchmark)] if with_references and benchmark else []
         metrics = [k for k in METRIC_LABELS if any(r[k] is not None for r in rows + refs)]
         title = BENCHMARKS.get(benchmark, "runs without published reference results")
         out.append({"benchmark": benchmark, "title": title, "metrics": metrics, "rows": rows + refs})
