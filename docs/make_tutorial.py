@@ -5,12 +5,16 @@
 Runs experiments/caltech101_quick.yaml into runs/caltech101_quick if that run is missing (about
 4 minutes on 2 cores from an empty cache), then draws the figures and fills docs/tutorial.template.md
 with the measured numbers.  Tables of the longer runs (runs/caltech101_fv, the encodings comparison
-runs/caltech101_encodings, the quick sweep runs/caltech101_quick_sweep) are included when those run
-folders exist; the template says which command produces each.
+runs/caltech101_encodings, the quick sweep runs/caltech101_quick_sweep) are made from those run
+folders when they exist; when one does not, its block of the current docs/tutorial.md (between
+``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``) is kept as it is, so that regenerating on a
+machine without the long runs never deletes a section; a block never generated says which command
+makes it.  Every path written is relative to the repository (the script works from its root).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import sys
@@ -22,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from classic.data import cache_root, data_root, load_image  # noqa: E402
+from classic.io import save_text  # noqa: E402
 from classic.experiment import Runner, load_config  # noqa: E402
 from classic.experiment.build import build_dataset  # noqa: E402
 from classic.features.lbp import lbp_codes  # noqa: E402
@@ -33,9 +38,12 @@ from classic.experiment.trained import TrainedPipeline  # noqa: E402
 from classic.report.figures import _pyplot, save_figure  # noqa: E402
 from classic.report.render import render_run  # noqa: E402
 
-FIGURES = REPO / "docs" / "figures"
+# relative to the repository, where main() works: the paths in the tables are the reader's
+FIGURES = Path("docs") / "figures"
 DPI = 90                 # the committed PNGs stay small; the SVGs next to them (git-ignored) are exact
-QUICK = REPO / "runs" / "caltech101_quick"
+QUICK = Path("runs") / "caltech101_quick"
+TUTORIAL = Path("docs") / "tutorial.md"
+BLOCK = re.compile(r"<!-- generated: (\w+) -->\n(.*?)\n<!-- end: \1 -->", re.S)
 
 
 def quick_run(root: Path) -> TrainedPipeline:
@@ -104,6 +112,22 @@ def descriptor_figures(pipeline, root) -> dict:
             "descriptors_per_image": f"{int(np.mean([len(f) for f in features])):,}"}
 
 
+def pyramid_text(pyramid) -> str:
+    """The regions of a pyramid (levels as columns x rows) in words: "the whole image (1x1) and its 4 quadrants (2x2)"."""
+    def level(columns, rows):
+        if (columns, rows) == (1, 1):
+            return "the whole image (1x1)"
+        if columns == rows == 2:
+            return "its 4 quadrants (2x2)"
+        if columns == 1:
+            return f"its {rows} horizontal bands (1x{rows})"
+        if rows == 1:
+            return f"its {columns} vertical bands ({columns}x1)"
+        return f"a grid of {columns * rows} cells ({columns}x{rows})"
+    parts = [level(*map(int, p)) for p in pyramid]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
 def outside_image() -> Path:
     """A photo that is not in Caltech-101: scikit-image's bundled coffee cup (Caltech-101 has a `cup` class)."""
     from PIL import Image
@@ -113,24 +137,44 @@ def outside_image() -> Path:
     return path
 
 
-def table_from(folder: Path, name: str, command: str) -> str:
+def table_from(folder: Path, name: str) -> str | None:
+    """The table of a sweep's ``name`` (its figure lines left out), or None when that run is not here."""
     path = folder / name
     if path.is_file():
         text = path.read_text()
         return re.sub(r"\n!\[[^\]]*\]\([^)]*\)\n?", "\n", text).strip()
-    return f"*(not run here yet: `{command}` writes this table)*"
+    return None
+
+
+def fill(template: str, values: dict, previous: str, commands: dict) -> str:
+    """The template with its ``{{name}}`` filled: a number in place, a multi-line block between
+    markers; a block whose value is None (its run is not here) keeps its text from ``previous`` (the
+    current tutorial), or says which command makes it."""
+    kept = dict(BLOCK.findall(previous))
+
+    def value(match):
+        name = match.group(1)
+        text = values.get(name)
+        if name not in commands:
+            return text
+        if text is None:
+            text = kept.get(name, f"*(not run here yet: `{commands[name]}` makes this)*")
+        return f"<!-- generated: {name} -->\n{text}\n<!-- end: {name} -->"
+    return re.sub(r"\{\{(\w+)\}\}", value, template)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", help="folder holding caltech101/ (default: $CLASSIC_DATA or cache/datasets)")
     args = parser.parse_args(argv)
-    root = data_root(args.data_root)
+    root = data_root(args.data_root).absolute()
+    os.chdir(REPO)
     FIGURES.mkdir(parents=True, exist_ok=True)
     pipeline = quick_run(root)
     quick = load_run(QUICK)
     values = {"quick_accuracy": f"{100 * quick['metrics']['mean_class_accuracy']:.2f}",
               "quick_top5": f"{100 * quick['metrics']['top5_error']:.2f}",
+              "quick_pyramid": pyramid_text(pipeline.config.encoder.pyramid),
               "quick_time": f"{(quick['metrics'].get('compute_seconds') or quick['metrics']['wall_seconds']) / 60:.1f}"}
     dataset_figure(pipeline, root)
     values.update(descriptor_figures(pipeline, root))
@@ -143,25 +187,29 @@ def main(argv=None) -> int:
     values["lbp_uniform_share"] = f"{100 * np.mean(codes < 58):.0f}"
     for name in ("confusion", "per_class"):
         shutil.copyfile(QUICK / f"{name}.png", FIGURES / f"quick_{name}.png")
-    sweep = REPO / "runs" / "caltech101_quick_sweep"
+    sweep = Path("runs") / "caltech101_quick_sweep"
     if (sweep / "sweep.png").is_file():
         shutil.copyfile(sweep / "sweep.png", FIGURES / "quick_sweep.png")
-    reports = [QUICK] + [REPO / "runs" / n for n in ("caltech101_fv",) if (REPO / "runs" / n / "metrics.json").is_file()]
-    markdown, _ = write_comparison(reports, REPO / "runs" / "tutorial_report", formats=("md", "tex"))
-    shutil.copyfile(REPO / "runs" / "tutorial_report" / "trajectory.png", FIGURES / "trajectory.png")
-    values.update(
-        report_table=markdown.replace("](trajectory.png)", "](figures/trajectory.png)"),
-        latex=(REPO / "runs" / "tutorial_report" / "comparison.tex").read_text().strip(),
-        encodings_table=table_from(REPO / "runs" / "caltech101_encodings", "sweep.md",
-                                   "classic sweep experiments/caltech101_encodings.yaml --out runs/caltech101_encodings"),
-        sweep_table=table_from(sweep, "sweep.md", "classic sweep experiments/caltech101_quick.yaml "
-                               "--grid encoder.n_components=16,32,64,128,256 --grid data.n_train=5,10,15 "
-                               "--out runs/caltech101_quick_sweep"),
-        sweep_figure="![Accuracy against K and the number of training images](figures/quick_sweep.png)"
-        if (FIGURES / "quick_sweep.png").is_file() else "")
-    template = (REPO / "docs" / "tutorial.template.md").read_text()
-    text = re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], template)
-    (REPO / "docs" / "tutorial.md").write_text(text)
+    full = Path("runs") / "caltech101_fv"
+    report = Path("runs") / "tutorial_report"
+    commands = {"encodings_table": "classic sweep experiments/caltech101_encodings.yaml --out runs/caltech101_encodings",
+                "sweep_table": "classic sweep experiments/caltech101_quick.yaml --grid encoder.n_components=16,32,64,128,256 "
+                               "--grid data.n_train=5,10,15 --out runs/caltech101_quick_sweep",
+                "sweep_figure": "the sweep above", "report_table": "classic run experiments/caltech101_fv.yaml",
+                "latex": "classic run experiments/caltech101_fv.yaml"}
+    values.update(encodings_table=table_from(Path("runs") / "caltech101_encodings", "sweep.md"),
+                  sweep_table=table_from(sweep, "sweep.md"),
+                  sweep_figure="![Accuracy against K and the number of training images](figures/quick_sweep.png)"
+                  if (sweep / "sweep.png").is_file() else None)
+    # the comparison beside the published rows: with the full run only (the quick run alone is not the protocol)
+    if (full / "metrics.json").is_file():
+        markdown, _ = write_comparison([full, QUICK], report, formats=("md", "tex"))
+        shutil.copyfile(report / "trajectory.png", FIGURES / "trajectory.png")
+        values.update(report_table=markdown.replace("](trajectory.png)", "](figures/trajectory.png)"),
+                      latex="```latex\n" + (report / "comparison.tex").read_text().strip() + "\n```")
+    previous = TUTORIAL.read_text() if TUTORIAL.is_file() else ""
+    template = Path("docs", "tutorial.template.md").read_text()
+    save_text(TUTORIAL, fill(template, values, previous, commands))
     print(f"wrote docs/tutorial.md and {len(list(FIGURES.glob('*.png')))} figures in docs/figures/")
     return 0
 
