@@ -304,8 +304,8 @@ def _cmd_download(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    """The ``classic`` command line: parse ``argv`` (default ``sys.argv[1:]``), run the subcommand, return its exit status."""
+def build_parser() -> argparse.ArgumentParser:
+    """The ``classic`` command's argument parser (its subcommands and options)."""
     from . import __version__
     parser = argparse.ArgumentParser(prog="classic", description=__doc__)
     parser.add_argument("--version", action="version", version=f"classic {__version__}")
@@ -383,7 +383,12 @@ def main(argv=None) -> int:
     download.add_argument("--data-root")
     download.set_defaults(func=_cmd_download)
 
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    """The ``classic`` command line: parse ``argv`` (default ``sys.argv[1:]``), run the subcommand, return its exit status."""
+    args = build_parser().parse_args(argv)
     configure_logging(args.verbose, args.quiet)
     try:
         return args.func(args)

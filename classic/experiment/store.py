@@ -28,7 +28,7 @@ _HALF_BLOCK = 1 << 16       # values converted to float16 at a time: the block's
 
 
 def to_float16(x) -> np.ndarray:
-    """``x.astype(float16)``, bit for bit (round to nearest, ties to even), at the same speed for every value.
+    r"""``x.astype(float16)``, bit for bit (round to nearest, ties to even), at the same speed for every value.
 
     numpy converts values that land in float16's subnormal range (below 2^-14) ~20x slower than the
     others, and 42% of a Caltech-101 Fisher vector's entries are that small (benchmarks/README.md,
@@ -38,10 +38,10 @@ def to_float16(x) -> np.ndarray:
     - normal result: rebias the exponent (-112 << 23), add 0xFFF plus the bit that ends up lowest
       (ties to even), keep the top bits (>> 13); a carry out of the significand rounds up into the
       exponent, up to infinity;
-    - subnormal result (|x| < 2^-14): adding 0.5, whose float32 spacing is 2^-24, rounds |x| to
+    - subnormal result (:math:`|x| < 2^{-14}`): adding 0.5, whose float32 spacing is 2^-24, rounds :math:`|x|` to
       m * 2^-24 with ties to even; m (<= 1024, 1024 being the smallest normal half) is then the sum's
       low bits;
-    - |x| >= 65536 is infinity.  Blocks holding a NaN are left to numpy (its NaN payloads).
+    - :math:`|x| \ge 65536` is infinity.  Blocks holding a NaN are left to numpy (its NaN payloads).
     """
     x = np.ascontiguousarray(x, dtype=np.float32)
     out = np.empty(x.shape, dtype=np.float16)

@@ -153,6 +153,8 @@ class DenseSIFT(_DenseExtractor):
     rootsift : bool, default=False
         Map descriptors to RootSIFT.
 
+    Notes
+    -----
     ``transform(images)`` takes a list of (H, W) images (uint8, or float in [0, 1]) and returns a list
     of :class:`LocalFeatures` (128-D descriptors).
 
@@ -210,6 +212,8 @@ class LocalColourStatistics(_DenseExtractor):
     step : int, default=3
         As :class:`DenseSIFT`'s: the frames are the same.
 
+    Notes
+    -----
     ``transform(images)`` takes (H, W, 3) images (uint8, or float in [0, 1]) and returns :class:`LocalFeatures`.
 
     Examples

@@ -110,7 +110,7 @@ def sampling_filter(length: int, bin_size: int, step: int, offset: int, count: i
     Bin centres are offset + i * bin_size + k * step (i < 4, k < count): for each i an arithmetic
     progression, all on the lattice offset + j * g, g = gcd(bin_size, step).  Returns
     ``(matrix, bins, bands)``: ``matrix`` (m, length) holds, for each of the m lattice points from the first
-    centre to the last, the weights 1 - |u| / b of the pixels within b - 1 of it (indices past the
+    centre to the last, the weights :math:`1 - |u| / b` of the pixels within b - 1 of it (indices past the
     border clamped, i.e. edges replicated, as ``vl_imconvcoltri``); ``bins[i]`` is the slice of
     ``matrix``'s rows that spatial bin i reads for frames 0, 1, ..., count - 1, so that reading a bin
     for all frames is a strided view, not a gather; ``bands``: (r0, r1, c0, c1), rows r0:r1 of
