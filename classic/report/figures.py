@@ -87,11 +87,26 @@ def trajectory_figure(entries, path, ours=()) -> list[Path]:
         chosen = [e for e in entries if e["era"] == era]
         ax.scatter([e["year"] for e in chosen], [e["metrics"]["top5_error"] for e in chosen], color=colour,
                    label=f"{era} entries", zorder=2)
+    for e in entries:               # winners labelled to the upper right of their point
+        if e.get("winner"):
+            ax.annotate(e["method"].split(" (")[0], (e["year"], e["metrics"]["top5_error"]), fontsize=7,
+                        xytext=(4, 4), textcoords="offset points", ha="left")
+    others: dict = {}
     for e in entries:
-        # winners labelled to the upper right, the others (the 2012 classical entries) to the left
-        ax.annotate(e["method"].split(" (")[0], (e["year"], e["metrics"]["top5_error"]), fontsize=7,
-                    xytext=(4, 4) if e.get("winner") else (-6, -2), textcoords="offset points",
-                    ha="left" if e.get("winner") else "right")
+        if not e.get("winner"):
+            others.setdefault(e["year"], []).append(e)
+    for year, group in others.items():
+        # the other entries of a year (2012: three classical ones within 1.1 points) to the right of
+        # their points, spread 1.9 points apart about their mean, each joined to its point by a line
+        # (to the left where that year's winner, labelled to the right, is within 4 points: 2014)
+        group.sort(key=lambda e: e["metrics"]["top5_error"])
+        centre = float(np.mean([e["metrics"]["top5_error"] for e in group]))
+        left = any(w["year"] == year and abs(w["metrics"]["top5_error"] - centre) < 4 for w in winners)
+        for i, e in enumerate(group):
+            y = centre + (i - (len(group) - 1) / 2) * 1.9
+            ax.annotate(e["method"].split(" (")[0], (year, e["metrics"]["top5_error"]),
+                        xytext=(year - 0.18 if left else year + 0.18, y), fontsize=7, ha="right" if left else "left",
+                        va="center", arrowprops=dict(arrowstyle="-", color="0.5", lw=0.6))
     for label, year, top5 in ours:
         ax.scatter([year], [top5], marker="*", s=160, color="tab:green", zorder=3, label=label)
     if not ours:
