@@ -29,6 +29,7 @@ from classic.data import cache_root, data_root, load_image  # noqa: E402
 from classic.io import save_text  # noqa: E402
 from classic.experiment import Runner, load_config  # noqa: E402
 from classic.experiment.build import build_dataset  # noqa: E402
+from classic.experiment.predict import predict_images, top_classes  # noqa: E402
 from classic.features.lbp import lbp_codes  # noqa: E402
 from classic.report.compare import write_comparison  # noqa: E402
 from classic.report.explain import explain  # noqa: E402
@@ -180,7 +181,11 @@ def main(argv=None) -> int:
     values.update(descriptor_figures(pipeline, root))
     caltech_image = root / "caltech101" / "101_ObjectCategories" / "cup" / "image_0001.jpg"
     explain(caltech_image, FIGURES / "explain_cup", pipeline, dpi=DPI)
-    explain(outside_image(), FIGURES / "explain_coffee", pipeline, dpi=DPI)
+    coffee = outside_image()
+    explain(coffee, FIGURES / "explain_coffee", pipeline, dpi=DPI)
+    predicted = predict_images(QUICK, [coffee], n_jobs=1, progress=False)
+    values["coffee_top"] = ", ".join(f"`{name}` ({score:.2f})"
+                                     for name, score in top_classes(predicted["scores"], predicted["classes"], 5)[0])
     explain_hog(caltech_image, FIGURES / "explain_hog_cup", dpi=DPI)
     explain_lbp(caltech_image, FIGURES / "explain_lbp_cup", dpi=DPI)
     codes = lbp_codes(load_image(caltech_image, "gray", 300))
