@@ -126,10 +126,10 @@ def explain_lbp(image_path, out, *, cell_size: int = 8, max_side: int = 300, dpi
     for cell, code in zip(inner, examples):
         ax = fig.add_subplot(cell)
         bits = _pattern_bits(code)
-        ax.scatter([0], [0], s=40, color="tab:red")
-        if bits is None:
-            ax.text(0, 0, "non-\nuniform", ha="center", va="center", fontsize=7)
+        if bits is None:            # no one pattern to draw: the words alone, no centre dot under them
+            ax.text(0, 0, "all non-\nuniform\npatterns", ha="center", va="center", fontsize=7)
         else:
+            ax.scatter([0], [0], s=40, color="tab:red")
             ax.scatter(np.cos(angles), np.sin(angles), s=40, c=["black" if b else "white" for b in bits],
                        edgecolors="black")
         ax.set_xlim(-1.6, 1.6)
