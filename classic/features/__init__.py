@@ -47,15 +47,11 @@ def _local_features(frames, descriptors, shape) -> LocalFeatures:
     return LocalFeatures(descriptors, frames[:, :2] / xp.asarray([w, h], dtype=frames.dtype))
 
 
-class _DenseExtractor(TransformerMixin, BaseEstimator):
-    """What the dense extractors share: stateless (nothing to fit; they say so to scikit-learn),
-    ``extract`` one image, ``transform`` a list of images into a list of :class:`LocalFeatures`."""
-
-    image_mode = "gray"                  # what the experiment layer decodes images to for this extractor
-    descriptor_size = 0                  # dimension of the descriptors
+class _Stateless(TransformerMixin, BaseEstimator):
+    """A transformer with nothing to learn: ``fit`` returns it, and it tells scikit-learn it is fitted."""
 
     def fit(self, X=None, y=None):
-        """Nothing to learn: returns the extractor."""
+        """Nothing to learn: returns the transformer."""
         return self
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -65,6 +61,14 @@ class _DenseExtractor(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
         return tags
+
+
+class _DenseExtractor(_Stateless):
+    """What the dense extractors share: stateless, ``extract`` one image, ``transform`` a list of
+    images into a list of :class:`LocalFeatures`."""
+
+    image_mode = "gray"                  # what the experiment layer decodes images to for this extractor
+    descriptor_size = 0                  # dimension of the descriptors
 
     def extract(self, image) -> LocalFeatures:
         """The :class:`LocalFeatures` of one image: uint8, or floating point in [0, 1]."""
@@ -83,7 +87,7 @@ class _DenseExtractor(TransformerMixin, BaseEstimator):
 LUMA = (0.299, 0.587, 0.114)
 
 
-class ImageMode(TransformerMixin, BaseEstimator):
+class ImageMode(_Stateless):
     """Images brought to ``mode`` ("gray" or "rgb"), so that one list of images feeds descriptor
     channels that read different modes; stateless.
 
@@ -102,18 +106,6 @@ class ImageMode(TransformerMixin, BaseEstimator):
 
     def __init__(self, mode: str = "gray"):
         self.mode = mode
-
-    def fit(self, X=None, y=None):
-        """Nothing to learn: returns the transformer."""
-        return self
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return True
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        return tags
 
     def convert(self, image):
         """One image in ``mode``, float32 in [0, 1]."""
