@@ -592,6 +592,19 @@ def load_config(path: str | Path | None = None, overrides=()) -> ExperimentConfi
     return build_config(read_config_file(path) if path is not None else {}, overrides)
 
 
+def data_description(config: ExperimentConfig) -> str:
+    """Which data a run used, for its title: the dataset's name, or a folder dataset's tree(s).
+
+    >>> from classic.experiment.config import build_config
+    >>> data_description(build_config({"data": {"dataset": "folder", "root": "mydata/train", "test_root": "mydata/val"}}))
+    'folder mydata/train + mydata/val'
+    """
+    d = config.data
+    if d.dataset != "folder":
+        return d.dataset
+    return f"folder {d.root}" + (f" + {d.test_root}" if d.test_root else "")
+
+
 def dump_config(config: ExperimentConfig) -> str:
     """The configuration as YAML, every value spelled out (what ``config.yaml`` of a run holds)."""
     return yaml.safe_dump(config.to_dict(), sort_keys=False)

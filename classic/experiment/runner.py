@@ -39,7 +39,7 @@ from ..io import load_json, load_npy, load_npz, remove_stale_temporaries
 from ..learn import evaluate, normalised_weights
 from .build import build_dataset, encoded_dimension, make_extractor
 from .cache import Cache
-from .config import ExperimentConfig, channel_configs, check_splits, dump_config, validate
+from .config import ExperimentConfig, channel_configs, check_splits, data_description, dump_config, validate
 from .context import RunContext, runs_on_backend
 from .parallel import dask_client, keep_freed_memory
 from .provenance import manifest
@@ -111,7 +111,7 @@ class Runner:
         # what each split's images were when the run read them (sizes, modification times)
         fingerprints = {split.name: dataset.fingerprint(list(split.train) + list(split.test)) for split in splits}
         n_classes = len(dataset.class_names)
-        self.log(f"{cfg.name}: {dataset.name}, {n_classes} classes, {len(splits)} split(s)"
+        self.log(f"{cfg.name}: {data_description(cfg)}, {n_classes} classes, {len(splits)} split(s)"
                  + (f", {len(channels)} channels fused ({cfg.fusion.method})" if cfg.channels else ""))
         kernels = {split.name: [] for split in splits}           # the channels' kernel stages (fusion)
         encodings = {split.name: [] for split in splits}         # the channels' stores (streaming solvers)

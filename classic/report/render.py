@@ -12,7 +12,7 @@ import numpy as np
 import yaml
 
 from ..data.synsets import readable_name
-from ..experiment.config import ExperimentConfig, build_config
+from ..experiment.config import ExperimentConfig, build_config, data_description
 from ..experiment.run_folder import confusion_matrices, load_run
 from ..io import load_json, save_text
 from ..learn.metrics import per_class_accuracy
@@ -75,19 +75,6 @@ def _pct(x: float) -> str:
 
 
 STREAMING_SOLVERS = {"sgd": "SGD", "asgd": "averaged SGD", "dcd": "dual coordinate descent"}
-
-
-def data_description(config: ExperimentConfig) -> str:
-    """Which data a run used, for its title: the dataset's name, or a folder dataset's tree(s).
-
-    >>> from classic.experiment.config import build_config
-    >>> data_description(build_config({"data": {"dataset": "folder", "root": "mydata/train", "test_root": "mydata/val"}}))
-    'folder mydata/train + mydata/val'
-    """
-    d = config.data
-    if d.dataset != "folder":
-        return d.dataset
-    return f"folder {d.root}" + (f" + {d.test_root}" if d.test_root else "")
 
 
 def run_report(config: ExperimentConfig, summary: dict, class_names: list[str], per_class: np.ndarray) -> str:
