@@ -1,8 +1,8 @@
-"""Averaged SGD: the objective and accuracy of the converged dual solver in 10 passes, streaming."""
+"""Averaged SGD: LIBLINEAR's objective and accuracy in 10 passes, streaming."""
 import numpy as np
 import pytest
 
-from classic.learn import ASGDLinearSVM, DualCoordinateSVM
+from classic.learn import ASGDLinearSVM
 from classic.learn.asgd import ETA0_GRID, MIN_SCALE
 
 
@@ -24,28 +24,43 @@ def objective(model, X, y, lam):
         (violation ** 2).sum() / len(X)
 
 
+@pytest.fixture(scope="module")
+def liblinear_optimum(digits):
+    """LIBLINEAR's own solution (scikit-learn's LinearSVC: squared hinge, the bias a regularised constant
+    feature), converged to 1e-8, per C: the optimum ASGD is measured against.  Our DCD after 50 passes
+    is not it (objective 0.40 against 0.32 at C = 10: dual coordinate descent is slow on these dense rows)."""
+    from sklearn.svm import LinearSVC
+    X, y, _, _ = digits
+    return {C: LinearSVC(C=C, loss="squared_hinge", dual=True, tol=1e-8, max_iter=100_000).fit(X, y)
+            for C in (1.0, 10.0)}
+
+
 @pytest.mark.parametrize("C", [1.0, 10.0])
-def test_ten_passes_reach_the_dual_solvers_objective_and_accuracy(tmp_path, digits, C):
-    """LIBLINEAR's problem (lambda = 1 / (C n), no class weights): within 40% of the optimum's
-    objective and within 1.5 points of its accuracy, reading a float16 memmap.  On these 64-dimensional
-    dense rows the stable step of the start (about 0.59, see the calibration) is below the step that
-    does best here (1: 3-6% above the optimum); the calibrated 0.5 ends at 1.30x (C = 10)."""
+@pytest.mark.parametrize("centre, objective_ratio, accuracy_gap", [(False, 1.70, 0.02), (True, 1.10, 0.01)])
+def test_ten_passes_reach_liblinears_objective_and_accuracy(tmp_path, digits, liblinear_optimum, C, centre,
+                                                            objective_ratio, accuracy_gap):
+    """LIBLINEAR's problem (lambda = 1 / (C n), no class weights), reading a float16 memmap.  The rows as
+    they are (the bias a constant feature): the stable step of the start (about 0.59) keeps eta0 at 0.5,
+    and 10 passes end at 1.07x (C = 1) and 1.64x (C = 10) the optimum's objective, 1.3 and 0.7 points
+    below its accuracy.  Centred, the bound is about 21, the calibration takes 4 and 8, and they end at
+    1.02x and 1.04x, within 0.5 points (on these 64-dimensional rows, n > d; not on Fisher vectors:
+    ``experiments/README.md``)."""
     X, y, X_test, y_test = digits
     lam = 1 / (C * len(y))
     np.save(tmp_path / "rows.npy", X.astype(np.float16))
     stored = np.load(tmp_path / "rows.npy", mmap_mode="r")
-    optimum = DualCoordinateSVM(lam, tol=1e-6, max_epochs=50, patience=50, validation_fraction=0,
-                                balance="none").fit(X, y)
-    asgd = ASGDLinearSVM(lam, batch_size=8, max_epochs=10, balance="none").fit(stored, y)
+    optimum = liblinear_optimum[C]
+    asgd = ASGDLinearSVM(lam, batch_size=8, max_epochs=10, balance="none", centre=centre).fit(stored, y)
     assert asgd.eta0_ in ETA0_GRID and len(asgd.history_) == 10 and asgd.selected_by_ == "last_epoch"
-    assert objective(asgd, X, y, lam) < 1.40 * objective(optimum, X, y, lam)
+    assert objective(asgd, X, y, lam) < objective_ratio * objective(optimum, X, y, lam)
     accuracy = np.mean(asgd.predict(X_test) == y_test)
-    assert accuracy > np.mean(optimum.predict(X_test) == y_test) - 0.015
+    assert accuracy > np.mean(optimum.predict(X_test) == y_test) - accuracy_gap
 
 
 def test_the_stable_step_is_one_over_the_largest_weighted_curvature(digits):
     """The calibration's bound: 1 / max_c lambda_max(sum_i w_ic x_i x_i^T / m), the bias a constant
-    feature, against a dense eigendecomposition per class (class weights equal: each class its own)."""
+    feature (or the rows centred), against a dense eigendecomposition per class (class weights equal:
+    each class its own)."""
     X, y, _, _ = digits
     X, y = X[:300], y[:300]
     model = ASGDLinearSVM(1e-4, balance="equal")
@@ -58,6 +73,13 @@ def test_the_stable_step_is_one_over_the_largest_weighted_curvature(digits):
         w = np.where(y == c, weights["positive"][c], weights["negative"][c])
         largest = max(largest, np.linalg.eigvalsh((rows * w[:, None]).T @ rows / 300)[-1])
     assert model._stable_step(weights, X, Y) == pytest.approx(1 / largest, rel=1e-4)
+    # centred rows (the mean of the sample), no constant feature: the weighted second moment about the mean
+    mean = X.mean(axis=0)
+    centred, largest = (X - mean).astype(np.float64), 0.0
+    for c in range(10):
+        w = np.where(y == c, weights["positive"][c], weights["negative"][c])
+        largest = max(largest, np.linalg.eigvalsh((centred * w[:, None]).T @ centred / 300)[-1])
+    assert model._stable_step({**weights, "mean": mean}, X, Y) == pytest.approx(1 / largest, rel=1e-4)
 
 
 def test_the_calibrated_step_is_the_samples_best_below_the_stable_step(digits, monkeypatch):
@@ -69,8 +91,10 @@ def test_the_calibrated_step_is_the_samples_best_below_the_stable_step(digits, m
     monkeypatch.setattr(ASGDLinearSVM, "_objective", at_eighth)
     assert ASGDLinearSVM(1e-4, max_epochs=1, balance="none").fit(X, y).eta0_ == 0.125
     monkeypatch.setattr(ASGDLinearSVM, "_objective", lambda self, state, rows, Y, W, b: -state["eta0"])
-    # the digits rows' largest second moment (bias included) is about 1.69: the bound is about 0.59
+    # the digits rows' largest second moment (bias included) is about 1.69: the bound is about 0.59;
+    # centred, their largest variance is about 0.048: the bound is about 21
     assert ASGDLinearSVM(1e-4, max_epochs=1, balance="none").fit(X, y).eta0_ == 0.5
+    assert ASGDLinearSVM(1e-4, max_epochs=1, balance="none", centre=True).fit(X, y).eta0_ == 16.0
     assert ASGDLinearSVM(1e-4, max_epochs=1, balance="none", loss="hinge").fit(X, y).eta0_ > 0.5
 
 
@@ -99,31 +123,38 @@ def test_hinge_loss_and_class_weights_classify_the_digits(digits):
         assert np.mean(model.predict(X_test) == y_test) > 0.9
 
 
-def test_sparse_steps_and_lazy_average_equal_the_dense_formulas(digits):
+@pytest.mark.parametrize("centre", [False, True])
+def test_sparse_steps_and_lazy_average_equal_the_dense_formulas(digits, centre):
     """Updating only the violated classes, W = a U and the sum kept as V + beta U give the iterates'
-    plain average: a dense float64 replay of the same batches (same permutations), with lambda large
-    enough that U is rescaled (a < MIN_SCALE) during the run."""
+    plain average: a dense float64 replay of the same batches (same sample, same permutations), with
+    lambda large enough that U is rescaled (a < MIN_SCALE) during the run; centred, the rows less the
+    sample's mean and the bias unshrunk with its own step (0.5: the weights are all 1)."""
     X, y, _, _ = digits
     X, y = X[:400], y[:400]
     lam, eta0, batch, epochs = 0.1, 4.0, 4, 6
-    model = ASGDLinearSVM(lam, eta0=eta0, batch_size=batch, max_epochs=epochs, balance="none").fit(X, y)
+    model = ASGDLinearSVM(lam, eta0=eta0, batch_size=batch, max_epochs=epochs, balance="none", centre=centre).fit(X, y)
     Y = np.where(y[:, None] == model.classes_[None, :], 1.0, -1.0)
-    Xb = X.astype(np.float64)
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(len(y), 400, replace=False))
+    mean = X[sample].astype(np.float64).mean(axis=0) if centre else np.zeros(X.shape[1])
+    Xb = X.astype(np.float64) - mean
     W, b = np.zeros((10, X.shape[1])), np.zeros(10)
     total_W, total_b, averaged, t, scale, rescales = 0, 0, 0, 0, 1.0, 0
-    rng = np.random.default_rng(0)
     steps = len(y) // batch
     for _ in range(epochs):
         for rows in np.array_split(rng.permutation(len(y)), steps):
             eta = eta0 * (1 + lam * eta0 * t) ** -0.75
             G = -2 * Y[rows] * np.maximum(1 - Y[rows] * (Xb[rows] @ W.T + b), 0)
-            W = (1 - eta * lam) * W - eta * (G.T @ Xb[rows]) / len(rows)
-            b = (1 - eta * lam) * b - eta * G.sum(axis=0) / len(rows)
+            W, b = ((1 - eta * lam) * W - eta * (G.T @ Xb[rows]) / len(rows),
+                    b - min(eta, 0.5) * G.sum(axis=0) / len(rows) if centre
+                    else (1 - eta * lam) * b - eta * G.sum(axis=0) / len(rows))
             t, scale = t + 1, scale * (1 - eta * lam)
             if scale < MIN_SCALE:
                 scale, rescales = 1.0, rescales + 1
             if t > steps:                                  # average_start = 1 pass
                 total_W, total_b, averaged = total_W + W, total_b + b, averaged + 1
     assert rescales >= 1
-    np.testing.assert_allclose(model.coef_, total_W / averaged, rtol=0, atol=2e-4 * np.abs(total_W / averaged).max())
-    np.testing.assert_allclose(model.intercept_, total_b / averaged, rtol=0, atol=2e-4 * np.abs(total_b).max() / averaged)
+    coef = total_W / averaged
+    intercept = total_b / averaged - coef @ mean
+    np.testing.assert_allclose(model.coef_, coef, rtol=0, atol=2e-4 * np.abs(coef).max())
+    np.testing.assert_allclose(model.intercept_, intercept, rtol=0, atol=2e-4 * max(np.abs(total_b).max() / averaged, 1))

@@ -126,6 +126,7 @@ class SVMConfig:
     sgd_average: bool = True             # sgd: averaged iterates from the second pass on
     asgd_eta0: float | None = None       # asgd: initial step (null: calibrated on a sample, as Bottou's sgd does)
     asgd_average_start: float = 1.0      # asgd: passes of plain SGD before the averaging starts
+    asgd_centre: bool = False            # asgd: rows centred on their mean, the bias unregularised with its own step
     dcd_tol: float = 0.1                 # dcd: stop when the optimality violation fell to this share of the first pass's
 
 
