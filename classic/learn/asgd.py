@@ -213,8 +213,9 @@ class ASGDLinearSVM(StreamingLinearSVM):
         else:
             scores = state["scale"] * (rows @ U.T + u_bias)
         G = self._loss_gradient(state, Y, scores)                                    # (B, C)
+        delta_bias = G.sum(axis=0)
         if self.centre:          # the bias: its own step, below its own stable one, and not shrunk
-            state["bias"] -= xp.float32(min(eta, state["bias_step"]) / rows.shape[0]) * G.sum(axis=0)
+            state["bias"] -= xp.float32(min(eta, state["bias_step"]) / rows.shape[0]) * delta_bias
         state["scale"] *= shrink
         step = eta / (state["scale"] * rows.shape[0])
         active = xp.flatnonzero((G != 0).any(axis=0))
@@ -224,18 +225,19 @@ class ASGDLinearSVM(StreamingLinearSVM):
             delta = G[:, moving].T @ rows                                            # (|active|, d)
             U[moving] -= xp.float32(step) * delta
             if not self.centre:
-                u_bias -= xp.float32(step) * G.sum(axis=0)
+                u_bias -= xp.float32(step) * delta_bias
             if state["V"] is not None:
                 state["V"][moving] += xp.float32(state["beta"] * step) * delta
                 if not self.centre:
-                    state["v_bias"] += xp.float32(state["beta"] * step) * G.sum(axis=0)
+                    state["v_bias"] += xp.float32(state["beta"] * step) * delta_bias
         state["t"] += 1
         if average and state["t"] > state["average_from"]:
             if state["V"] is None:
                 state["V"], state["v_bias"] = xp.zeros_like(U), xp.zeros_like(u_bias)
             state["averaged"] += 1
             state["beta"] += state["scale"]
-            state["bias_sum"] += state["bias"]
+            if self.centre:
+                state["bias_sum"] += state["bias"]
         if state["scale"] < MIN_SCALE:           # U absorbs a; beta U must stay the same sum
             U *= xp.float32(state["scale"])
             u_bias *= xp.float32(state["scale"])
