@@ -135,8 +135,9 @@ def test_sparse_steps_and_lazy_average_equal_the_dense_formulas(digits, centre):
     model = ASGDLinearSVM(lam, eta0=eta0, batch_size=batch, max_epochs=epochs, balance="none", centre=centre).fit(X, y)
     Y = np.where(y[:, None] == model.classes_[None, :], 1.0, -1.0)
     rng = np.random.default_rng(0)
-    sample = np.sort(rng.choice(len(y), 400, replace=False))
-    mean = X[sample].astype(np.float64).mean(axis=0) if centre else np.zeros(X.shape[1])
+    # the sample (for the mean) is drawn only when centring: eta0 is given, there is no calibration
+    mean = X[np.sort(rng.choice(len(y), 400, replace=False))].astype(np.float64).mean(axis=0) if centre \
+        else np.zeros(X.shape[1])
     Xb = X.astype(np.float64) - mean
     W, b = np.zeros((10, X.shape[1])), np.zeros(10)
     total_W, total_b, averaged, t, scale, rescales = 0, 0, 0, 0, 1.0, 0

@@ -151,13 +151,16 @@ class ASGDLinearSVM(StreamingLinearSVM):
 
     def _epoch(self, state, X, labels, train, epoch, rng):
         if epoch == 1:
-            sample = np.sort(rng.choice(train, min(len(train), CALIBRATION_ROWS), replace=False))
-            rows, order = self._rows(X, sample)
-            Y = self._signs(labels[order])
-            if self.centre:
-                state["mean"] = rows.mean(axis=0)
-                state["bias_step"] = 0.5 / float(self._weights(state, Y).mean(axis=0).max())
-            self.eta0_ = self._calibrate(state, rows, Y, rng) if self.eta0 == "auto" else float(self.eta0)
+            self.eta0_ = float(self.eta0) if self.eta0 != "auto" else None
+            if self.centre or self.eta0_ is None:     # the sample: for the mean, the calibration, or both
+                sample = np.sort(rng.choice(train, min(len(train), CALIBRATION_ROWS), replace=False))
+                rows, order = self._rows(X, sample)
+                Y = self._signs(labels[order])
+                if self.centre:
+                    state["mean"] = rows.mean(axis=0)
+                    state["bias_step"] = 0.5 / float(self._weights(state, Y).mean(axis=0).max())
+                if self.eta0_ is None:
+                    self.eta0_ = self._calibrate(state, rows, Y, rng)
             state["eta0"] = self.eta0_
             state["average_from"] = int(round(self.average_start * self._steps_per_epoch(len(train))))
         xp = self._xp
