@@ -126,6 +126,7 @@ class SVMConfig:
     sgd_average: bool = True             # sgd: averaged iterates from the second pass on
     asgd_eta0: float | None = None       # asgd: initial step (null: calibrated on a sample, as Bottou's sgd does)
     asgd_average_start: float = 1.0      # asgd: passes of plain SGD before the averaging starts
+    asgd_warmup: float = 0.0             # asgd: passes over which the step rises linearly to eta0 (0: none)
     asgd_centre: bool = False            # asgd: rows centred on their mean, the bias unregularised with its own step
     dcd_tol: float = 0.1                 # dcd: stop when the optimality violation fell to this share of the first pass's
 
@@ -455,6 +456,7 @@ _RULES = [
     ("svm.sgd_eta0", *_number()),
     ("svm.asgd_eta0", *_number(optional=True)),
     ("svm.asgd_average_start", *_number(strict=False)),
+    ("svm.asgd_warmup", *_number(strict=False)),
     ("svm.batch_size", *_integer(1)),
     ("svm.max_epochs", *_integer(1)),
     ("svm.patience", *_integer(1)),

@@ -29,7 +29,7 @@ from ..store import ConcatenatedStore, FeatureStore, RowFile
 # the keys of the svm section that only some solvers read, and those solvers (the other keys are read
 # by every solver, or by the kernel solver, whose keys predate the others'): a setting of another
 # solver leaves a key unchanged
-SOLVER_KEYS = {"asgd_eta0": ("asgd",), "asgd_average_start": ("asgd",), "asgd_centre": ("asgd",), "balance": ("sgd", "asgd", "dcd")}
+SOLVER_KEYS = {"asgd_eta0": ("asgd",), "asgd_average_start": ("asgd",), "asgd_centre": ("asgd",), "asgd_warmup": ("asgd",), "balance": ("sgd", "asgd", "dcd")}
 
 
 def solver_identity(s) -> dict:
@@ -97,7 +97,7 @@ def streaming(ctx: RunContext, encoded, split, n_classes: int, weights=None, nam
                                                                                           labels[train])
         elif s.solver == "asgd":
             svm = ASGDLinearSVM(lam, eta0="auto" if s.asgd_eta0 is None else s.asgd_eta0,
-                                average_start=s.asgd_average_start, centre=s.asgd_centre,
+                                average_start=s.asgd_average_start, warmup=s.asgd_warmup, centre=s.asgd_centre,
                                 **common).fit(store.subset(train), labels[train])
             extra = {"eta0": svm.eta0_}
         else:
