@@ -18,3 +18,16 @@ def test_streaming_solvers_read_the_store_without_a_kernel_stage(tmp_path, solve
     first_test = np.concatenate([np.load(s) for s in shards])[80].astype(np.float32)
     saved = np.load(tmp_path / "cache" / "svm" / keys["svm"] / "scores.npy")[0]
     np.testing.assert_allclose(pipeline.scores(first_test), saved, rtol=1e-2, atol=1e-2)  # float16 weights
+
+
+def test_an_option_at_its_neutral_value_leaves_the_svm_key_as_before_it_existed():
+    """asgd_warmup came after ASGD runs were cached: at 0 it is not in the identity (their keys hold);
+    any other value is, and only for the asgd solver."""
+    from dataclasses import replace
+
+    from classic.experiment.config import SVMConfig
+    from classic.experiment.stages.svm import solver_identity
+    asgd = replace(SVMConfig(), solver="asgd")
+    assert "asgd_warmup" not in solver_identity(asgd)
+    assert solver_identity(replace(asgd, asgd_warmup=2.0))["asgd_warmup"] == 2.0
+    assert "asgd_warmup" not in solver_identity(replace(asgd, solver="kernel", asgd_warmup=2.0))

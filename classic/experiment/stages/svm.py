@@ -31,10 +31,15 @@ from ..store import ConcatenatedStore, FeatureStore, RowFile
 # solver leaves a key unchanged
 SOLVER_KEYS = {"asgd_eta0": ("asgd",), "asgd_average_start": ("asgd",), "asgd_centre": ("asgd",), "asgd_warmup": ("asgd",), "balance": ("sgd", "asgd", "dcd")}
 
+# options added after runs were cached, left out of the identity at their neutral value so that those
+# runs keep their keys
+NEUTRAL = {"asgd_warmup": 0.0}
+
 
 def solver_identity(s) -> dict:
     """What the svm stage's results depend on in the ``svm`` section ``s``."""
-    return {k: v for k, v in asdict(s).items() if s.solver in SOLVER_KEYS.get(k, (s.solver,))}
+    return {k: v for k, v in asdict(s).items()
+            if s.solver in SOLVER_KEYS.get(k, (s.solver,)) and not (k in NEUTRAL and v == NEUTRAL[k])}
 
 
 def regularisation(s, n_train: int) -> float:
