@@ -51,6 +51,8 @@ VARIANTS = {
                                                                             centre=True, average_start=5)),
     "asgd: centred, eta0 = 0.25": ("asgd", dict(lam="liblinear", balance="none", batch_size=8, max_epochs=10,
                                                 eta0=0.25, centre=True)),
+    "asgd: centred, eta0 = 1, warm-up over 2 passes": ("asgd", dict(lam="liblinear", balance="none", batch_size=8,
+                                                                     max_epochs=10, eta0=1.0, centre=True, warmup=2.0)),
     "dcd: LIBLINEAR's objective": ("dcd", dict(lam="liblinear", balance="none", validation_fraction=0.0,
                                                max_epochs=10, tol=1e-3)),
 }
