@@ -130,9 +130,10 @@ class ASGDLinearSVM(StreamingLinearSVM):
     True
     """
 
-    def __init__(self, lam: float = 1e-5, *, eta0="auto", warmup: float = 0.0, centre: bool = False, average_start: float = 1.0,
-                 batch_size: int = 32, max_epochs: int = 10, patience: int = 3, validation_fraction: float = 0.0,
-                 balance: str = "equal", loss: str = "squared_hinge", backend: str = "numpy", seed: int = 0):
+    def __init__(self, lam: float = 1e-5, *, eta0="auto", warmup: float = 0.0, centre: bool = False,
+                 average_start: float = 1.0, batch_size: int = 32, max_epochs: int = 10, patience: int = 3,
+                 validation_fraction: float = 0.0, balance: str = "equal", loss: str = "squared_hinge",
+                 backend: str = "numpy", seed: int = 0):
         self.lam = lam
         self.eta0 = eta0
         self.warmup = warmup

@@ -29,7 +29,8 @@ from ..store import ConcatenatedStore, FeatureStore, RowFile
 # the keys of the svm section that only some solvers read, and those solvers (the other keys are read
 # by every solver, or by the kernel solver, whose keys predate the others'): a setting of another
 # solver leaves a key unchanged
-SOLVER_KEYS = {"asgd_eta0": ("asgd",), "asgd_average_start": ("asgd",), "asgd_centre": ("asgd",), "asgd_warmup": ("asgd",), "balance": ("sgd", "asgd", "dcd")}
+SOLVER_KEYS = {"asgd_eta0": ("asgd",), "asgd_average_start": ("asgd",), "asgd_centre": ("asgd",),
+               "asgd_warmup": ("asgd",), "balance": ("sgd", "asgd", "dcd")}
 
 # options added after runs were cached, left out of the identity at their neutral value so that those
 # runs keep their keys
