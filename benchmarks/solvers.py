@@ -1,7 +1,8 @@
 """The streaming SVM solvers against LIBLINEAR on one real feature store, pass by pass: why SGD
 falls short, and what averaged SGD needs to close the gap.
 
-    .venv/bin/python benchmarks/solvers.py RUN --data-root ../shared/datasets [--only NAME ...] [--json OUT]
+    .venv/bin/python benchmarks/solvers.py RUN --data-root ../shared/datasets [--only NAME ...] [--seeds 0 1 2]
+        [--json OUT]
 
 RUN is a finished single-channel run folder (``classic run``, any solver) whose encode stage is in the
 cache; its first split is used.  Each variant is fitted on the split's training rows, streaming from
@@ -9,8 +10,9 @@ the store; after every pass the script records the test mean class accuracy and 
 objective of LIBLINEAR's problem for the run's C (passes 1, 2, 3, 5, 10, 20, 30 and the last) (lambda = 1 / (C n), no class weights, squared
 hinge, bias regularised: the problem whose optimum the kernel solver finds).  The variants remove,
 one at a time, the differences between today's SGD and LIBLINEAR (a different objective, a held-out
-slice, few and large steps, the step size), then averaged SGD.  Printed as a table; ``--json``
-writes every pass.
+slice, few and large steps, the step size), then averaged SGD.  With ``--seeds``, each variant is
+fitted once per seed (the batch order; the accuracy at a given objective moves with it) and the mean
+and standard deviation over the seeds are printed.  Printed as a table; ``--json`` writes every pass.
 """
 from __future__ import annotations
 
@@ -53,6 +55,10 @@ VARIANTS = {
                                                 eta0=0.25, centre=True)),
     "asgd: centred, eta0 = 1, warm-up over 2 passes": ("asgd", dict(lam="liblinear", balance="none", batch_size=8,
                                                                      max_epochs=10, eta0=1.0, centre=True, warmup=2.0)),
+    "asgd: implicit steps, eta0 = 4": ("asgd", dict(lam="liblinear", balance="none", batch_size=8, max_epochs=10,
+                                                    eta0=4.0, implicit=True)),
+    "asgd: implicit steps, eta0 calibrated": ("asgd", dict(lam="liblinear", balance="none", batch_size=8,
+                                                           max_epochs=10, implicit=True)),
     "dcd: LIBLINEAR's objective": ("dcd", dict(lam="liblinear", balance="none", validation_fraction=0.0,
                                                max_epochs=10, tol=1e-3)),
 }
@@ -110,15 +116,41 @@ def objective_and_accuracy(store, train, test, labels, W, b, lam):
     return objective, accuracy
 
 
+def fit_and_trace(kind, options, store, train, test, labels, lam) -> dict:
+    """Fit one variant on the training rows; its test accuracy and LIBLINEAR's objective after some passes."""
+    from classic.experiment.parallel import peak_memory_mb
+    options = {"loss": "squared_hinge", **options, "lam": lam if options["lam"] == "liblinear" else options["lam"]}
+    model = traced(kind)(**options)
+    model.passes_, model.start_ = [], time.perf_counter()
+    model.fit(store.subset(train), labels[train])
+    wall = time.perf_counter() - model.start_
+    # each evaluation reads the whole store: passes 1, 2, 3, 5, 10, 20, 30 and the last are evaluated
+    evaluated = {1, 2, 3, 5, 10, 20, 30, len(model.passes_)}
+    passes = [dict(zip(("pass", "seconds", "objective", "accuracy"),
+                       (i, seconds, *objective_and_accuracy(store, train, test, labels, W, b, lam))))
+              for i, (seconds, W, b) in enumerate(model.passes_, 1) if i in evaluated]
+    final = objective_and_accuracy(store, train, test, labels, model.coef_, model.intercept_, lam)
+    return {"solver": kind, "options": options, "passes": passes, "chosen_pass": model.best_epoch_,
+            "run_passes": len(model.passes_), "objective": final[0], "accuracy": final[1], "wall_seconds": wall,
+            "peak_mib": peak_memory_mb(), "eta0": getattr(model, "eta0_", options.get("eta0"))}
+
+
+def print_row(name, result):
+    print(f"{name:<40} acc {100 * result['accuracy']:6.2f}%  objective {result['objective']:8.4f}  "
+          f"pass {result['chosen_pass']:>2}/{result['run_passes']:<2} {result['wall_seconds']:7.1f} s  "
+          f"peak {result['peak_mib']:,.0f} MiB" + (f"  eta0 {result['eta0']:g}" if result["eta0"] is not None else ""),
+          flush=True)
+
+
 def main(argv=None) -> int:
     from threadpoolctl import threadpool_limits
 
     from classic.experiment.config import load_config
-    from classic.experiment.parallel import peak_memory_mb
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
     parser.add_argument("--data-root", type=Path, required=True)
     parser.add_argument("--only", nargs="*", help="variant names (substrings) to run")
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0], help="batch orders (default: 0)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     store, train, test, labels, C = load_split(args.run, args.data_root)
@@ -135,24 +167,17 @@ def main(argv=None) -> int:
         for name, (kind, options) in VARIANTS.items():
             if args.only and not any(o in name for o in args.only):
                 continue
-            options = {"loss": "squared_hinge", **options, "lam": lam if options["lam"] == "liblinear" else options["lam"]}
-            model = traced(kind)(**options)
-            model.passes_, model.start_ = [], time.perf_counter()
-            model.fit(store.subset(train), labels[train])
-            wall = time.perf_counter() - model.start_
-            # each evaluation reads the whole store: passes 1, 2, 3, 5, 10, 20, 30 and the last are evaluated
-            evaluated = {1, 2, 3, 5, 10, 20, 30, len(model.passes_)}
-            passes = [dict(zip(("pass", "seconds", "objective", "accuracy"),
-                               (i, seconds, *objective_and_accuracy(store, train, test, labels, W, b, lam))))
-                      for i, (seconds, W, b) in enumerate(model.passes_, 1) if i in evaluated]
-            chosen = model.best_epoch_
-            final = objective_and_accuracy(store, train, test, labels, model.coef_, model.intercept_, lam)
-            out["variants"][name] = {"solver": kind, "options": options, "passes": passes, "chosen_pass": chosen,
-                                     "objective": final[0], "accuracy": final[1], "wall_seconds": wall,
-                                     "eta0": getattr(model, "eta0_", options.get("eta0"))}
-            print(f"{name:<40} acc {100 * final[1]:6.2f}%  objective {final[0]:8.4f}  pass {chosen:>2}/{len(model.passes_):<2} "
-                  f"{wall:7.1f} s  peak {peak_memory_mb():,.0f} MiB" +
-                  (f"  eta0 {model.eta0_:g}" if hasattr(model, "eta0_") else ""), flush=True)
+            finals = []
+            for seed in args.seeds:
+                key = name if args.seeds == [0] else f"{name} (seed {seed})"
+                out["variants"][key] = fit_and_trace(kind, {**options, "seed": seed}, store, train, test, labels, lam)
+                finals.append((out["variants"][key]["accuracy"], out["variants"][key]["objective"]))
+                print_row(key, out["variants"][key])
+            if len(finals) > 1:
+                accuracy, objective = np.array(finals).T
+                print(f"{name + ': mean over seeds ' + ' '.join(map(str, args.seeds)):<40} acc {100 * accuracy.mean():6.2f}"
+                      f" +- {100 * accuracy.std(ddof=1):.2f}%  objective {objective.mean():8.4f} +- {objective.std(ddof=1):.4f}",
+                      flush=True)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
     return 0

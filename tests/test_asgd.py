@@ -163,3 +163,55 @@ def test_sparse_steps_and_lazy_average_equal_the_dense_formulas(digits, centre, 
     intercept = total_b / averaged - coef @ mean
     np.testing.assert_allclose(model.coef_, coef, rtol=0, atol=2e-4 * np.abs(coef).max())
     np.testing.assert_allclose(model.intercept_, intercept, rtol=0, atol=2e-4 * max(np.abs(total_b).max() / averaged, 1))
+
+
+@pytest.mark.parametrize("centre", [False, True])
+def test_an_implicit_step_is_the_batchs_proximal_step(digits, centre):
+    """The implicit gradient G gives W' = W~ - (eta / B) G^T x (W~ the shrunk iterate) that minimises
+    ||W - W~||^2 / (2 eta) + (1 / B) sum_i sum_c w_ic squared-hinge: against L-BFGS in float64 on the
+    same batch, per class, the bias a feature of step eta_b (its own, with centred rows).  The step is
+    large (8: an explicit step overshoots); positives weigh 4.5 and negatives 0.55."""
+    from scipy.optimize import minimize
+    X, y, _, _ = digits
+    rng = np.random.default_rng(1)
+    rows = X[rng.choice(len(y), 8, replace=False)].astype(np.float32)
+    model = ASGDLinearSVM(1e-3, implicit=True, balance="equal", centre=centre)
+    classes = np.arange(10)
+    Y = np.where(rng.integers(0, 10, 8)[:, None] == classes, 1.0, -1.0)
+    Y = Y.astype(np.float32)
+    state = {"positive": np.full(10, 4.5, np.float32), "negative": np.full(10, 0.55, np.float32)}
+    W0, b0 = rng.normal(0, 0.3, (10, X.shape[1])), rng.normal(0, 0.3, 10)
+    eta, bias_eta = 8.0, (0.5 if centre else 8.0)
+    scores = (rows @ W0.T + b0).astype(np.float32)
+    G = model._implicit_gradient(state, rows, Y, scores, eta, bias_eta).astype(np.float64)
+    weights = np.where(Y > 0, 4.5, 0.55)
+    for c in range(10):
+        def prox(v):        # v = (w, b): the proximal objective of class c
+            w, b = v[:-1], v[-1]
+            violation = np.maximum(1 - Y[:, c] * (rows @ w + b), 0)
+            return (((w - W0[c]) ** 2).sum() / (2 * eta) + (b - b0[c]) ** 2 / (2 * bias_eta)
+                    + (weights[:, c] * violation ** 2).sum() / len(rows))
+        best = minimize(prox, np.append(W0[c], b0[c]), method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-12}).x
+        np.testing.assert_allclose(W0[c] - eta * G[:, c] @ rows / len(rows), best[:-1], atol=2e-4)
+        assert b0[c] - bias_eta * G[:, c].sum() / len(rows) == pytest.approx(best[-1], abs=2e-4)
+    assert (G != 0).any()
+
+
+def test_implicit_steps_take_steps_at_which_explicit_ones_diverge(digits, liblinear_optimum):
+    """eta0 = 64 on the digits rows as they are, 100x their stable explicit step (about 0.59, above): the
+    explicit steps blow up; the implicit ones end at 1.19x LIBLINEAR's objective (C = 10) in 10 passes,
+    and the calibration (implicit trials, no bound: it takes 16) at 1.16x, where the explicit calibrated
+    steps end at 1.64x; implicit steps are refused for the hinge, whose proximal step is not this one."""
+    X, y, X_test, y_test = digits
+    lam = 1 / (10.0 * len(y))
+    with np.errstate(over="ignore", invalid="ignore"):
+        explicit = ASGDLinearSVM(lam, eta0=64.0, batch_size=8, max_epochs=2, balance="none").fit(X, y)
+    assert not np.isfinite(objective(explicit, X, y, lam)) or objective(explicit, X, y, lam) > 100
+    optimum = liblinear_optimum[10.0]
+    for eta0 in (64.0, "auto"):
+        implicit = ASGDLinearSVM(lam, eta0=eta0, implicit=True, batch_size=8, max_epochs=10, balance="none").fit(X, y)
+        assert objective(implicit, X, y, lam) < 1.25 * objective(optimum, X, y, lam)
+        assert np.mean(implicit.predict(X_test) == y_test) > np.mean(optimum.predict(X_test) == y_test) - 0.01
+    assert implicit.eta0_ > 1          # above the explicit steps' bound
+    with pytest.raises(ValueError, match="squared hinge"):
+        ASGDLinearSVM(implicit=True, loss="hinge").fit(X, y)

@@ -42,6 +42,8 @@ BAD_VALUES = [
     ("encoder.sample_size=10", "encoder.sample_size = 10: must be at least encoder.n_components"),
     (["encoder.whiten=true", "encoder.pca_dims=null"], "encoder.whiten = True: whitening is part of PCA"),
     (["svm.solver=sgd", "svm.C_grid=[1, 10]"], "svm.C_grid = [1, 10]: cross-validating C needs svm.solver=kernel"),
+    (["svm.solver=asgd", "svm.loss=hinge", "svm.asgd_implicit=true"],
+     "svm.asgd_implicit = True: implicit steps need svm.loss=squared_hinge"),
     (["encoder.kind=bow", "encoder.assignment=soft", "encoder.n_nearest=100"], "encoder.n_nearest = 100"),
     (["encoder.kind=llc", "encoder.n_nearest=1000"], "encoder.n_nearest = 1000: must be at most encoder.n_components"),
     ("encoder.frequency_weight=-1", "encoder.frequency_weight = -1.0: must be a finite number >= 0"),

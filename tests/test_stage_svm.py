@@ -21,7 +21,7 @@ def test_streaming_solvers_read_the_store_without_a_kernel_stage(tmp_path, solve
 
 
 def test_an_option_at_its_neutral_value_leaves_the_svm_key_as_before_it_existed():
-    """asgd_warmup came after ASGD runs were cached: at 0 it is not in the identity (their keys hold);
+    """asgd_warmup and asgd_implicit came after ASGD runs were cached: at 0 / false they are not in the identity (their keys hold);
     any other value is, and only for the asgd solver."""
     from dataclasses import replace
 
@@ -31,3 +31,5 @@ def test_an_option_at_its_neutral_value_leaves_the_svm_key_as_before_it_existed(
     assert "asgd_warmup" not in solver_identity(asgd)
     assert solver_identity(replace(asgd, asgd_warmup=2.0))["asgd_warmup"] == 2.0
     assert "asgd_warmup" not in solver_identity(replace(asgd, solver="kernel", asgd_warmup=2.0))
+    assert "asgd_implicit" not in solver_identity(asgd)
+    assert solver_identity(replace(asgd, asgd_implicit=True))["asgd_implicit"] is True

@@ -127,6 +127,7 @@ class SVMConfig:
     asgd_eta0: float | None = None       # asgd: initial step (null: calibrated on a sample, as Bottou's sgd does)
     asgd_average_start: float = 1.0      # asgd: passes of plain SGD before the averaging starts
     asgd_warmup: float = 0.0             # asgd: passes over which the step rises linearly to eta0 (0: none)
+    asgd_implicit: bool = False          # asgd: implicit (proximal) steps, no overshoot past a margin (squared hinge)
     asgd_centre: bool = False            # asgd: rows centred on their mean, the bias unregularised with its own step
     dcd_tol: float = 0.1                 # dcd: stop when the optimality violation fell to this share of the first pass's
 
@@ -537,6 +538,9 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     if s.C_grid and s.solver != "kernel":
         _refuse("svm.C_grid", s.C_grid, "cross-validating C needs svm.solver=kernel (the streaming solvers stop early "
                                         "on a held-out slice instead)")
+    if s.asgd_implicit and s.solver == "asgd" and s.loss != "squared_hinge":
+        _refuse("svm.asgd_implicit", s.asgd_implicit, "implicit steps need svm.loss=squared_hinge (the hinge's "
+                                                      "proximal step is not implemented)")
     return config
 
 

@@ -30,11 +30,12 @@ from ..store import ConcatenatedStore, FeatureStore, RowFile
 # by every solver, or by the kernel solver, whose keys predate the others'): a setting of another
 # solver leaves a key unchanged
 SOLVER_KEYS = {"asgd_eta0": ("asgd",), "asgd_average_start": ("asgd",), "asgd_centre": ("asgd",),
+               "asgd_implicit": ("asgd",),
                "asgd_warmup": ("asgd",), "balance": ("sgd", "asgd", "dcd")}
 
 # options added after runs were cached, left out of the identity at their neutral value so that those
 # runs keep their keys
-NEUTRAL = {"asgd_warmup": 0.0}
+NEUTRAL = {"asgd_warmup": 0.0, "asgd_implicit": False}
 
 
 def solver_identity(s) -> dict:
@@ -103,7 +104,8 @@ def streaming(ctx: RunContext, encoded, split, n_classes: int, weights=None, nam
                                                                                           labels[train])
         elif s.solver == "asgd":
             svm = ASGDLinearSVM(lam, eta0="auto" if s.asgd_eta0 is None else s.asgd_eta0,
-                                average_start=s.asgd_average_start, warmup=s.asgd_warmup, centre=s.asgd_centre,
+                                average_start=s.asgd_average_start, warmup=s.asgd_warmup,
+                                implicit=s.asgd_implicit, centre=s.asgd_centre,
                                 **common).fit(store.subset(train), labels[train])
             extra = {"eta0": svm.eta0_}
         else:
