@@ -1,7 +1,8 @@
 """Peak memory of a streaming SVM (SGD, averaged SGD, or dual coordinate descent with its dual variables in a file)
 at two training-set sizes, reading a real feature store.
 
-    .venv/bin/python benchmarks/sgd_memory.py cache/encode/<key> --sizes 1000,3000 --classes 102 [--solver asgd|dcd]
+    .venv/bin/python benchmarks/sgd_memory.py cache/encode/<key> --sizes 1000,3000 --classes 102
+        [--solver asgd|asgd_implicit|dcd]
 
 Each size is fitted in a fresh process (so that one fit's pages do not count for the other) on the
 first rows of the store with labels cycling over the classes (memory does not depend on the labels);
@@ -34,6 +35,9 @@ def fit_once(folder: str, n: int, classes: int, epochs: int, solver: str) -> dic
         model = SGDLinearSVM(max_epochs=epochs, patience=epochs).fit(store.subset(np.arange(n)), labels)
     elif solver == "asgd":
         model = ASGDLinearSVM(max_epochs=epochs, batch_size=8).fit(store.subset(np.arange(n)), labels)
+    elif solver == "asgd_implicit":
+        model = ASGDLinearSVM(max_epochs=epochs, batch_size=8, eta0=4.0, implicit=True).fit(store.subset(np.arange(n)),
+                                                                                            labels)
     else:
         with tempfile.TemporaryDirectory() as scratch:
             dual = RowFile(Path(scratch) / "dual.f32", (n, classes))
@@ -52,7 +56,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="1000,3000")
     parser.add_argument("--classes", type=int, default=102)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--solver", choices=["sgd", "asgd", "dcd"], default="sgd")
+    parser.add_argument("--solver", choices=["sgd", "asgd", "asgd_implicit", "dcd"], default="sgd")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)      # internal: fit one size, print JSON
     args = parser.parse_args(argv)
     if args.one:
