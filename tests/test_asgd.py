@@ -176,9 +176,7 @@ def test_an_implicit_step_is_the_batchs_proximal_step(digits, centre):
     rng = np.random.default_rng(1)
     rows = X[rng.choice(len(y), 8, replace=False)].astype(np.float32)
     model = ASGDLinearSVM(1e-3, implicit=True, balance="equal", centre=centre)
-    classes = np.arange(10)
-    Y = np.where(rng.integers(0, 10, 8)[:, None] == classes, 1.0, -1.0)
-    Y = Y.astype(np.float32)
+    Y = np.where(rng.integers(0, 10, 8)[:, None] == np.arange(10), 1.0, -1.0).astype(np.float32)
     state = {"positive": np.full(10, 4.5, np.float32), "negative": np.full(10, 0.55, np.float32)}
     W0, b0 = rng.normal(0, 0.3, (10, X.shape[1])), rng.normal(0, 0.3, 10)
     eta, bias_eta = 8.0, (0.5 if centre else 8.0)

@@ -21,8 +21,8 @@ def test_streaming_solvers_read_the_store_without_a_kernel_stage(tmp_path, solve
 
 
 def test_an_option_at_its_neutral_value_leaves_the_svm_key_as_before_it_existed():
-    """asgd_warmup and asgd_implicit came after ASGD runs were cached: at 0 / false they are not in the identity (their keys hold);
-    any other value is, and only for the asgd solver."""
+    """asgd_warmup and asgd_implicit came after ASGD runs were cached: at 0 / false they are not in the
+    identity (their keys hold); any other value is, and only for the asgd solver."""
     from dataclasses import replace
 
     from classic.experiment.config import SVMConfig

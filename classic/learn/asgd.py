@@ -56,11 +56,10 @@ class a |B| x |B| linear system on the rows that violate the margin at the end p
 on that set (a semismooth Newton method; a few iterations).  A row's own loss then never carries it
 past its margin, however large :math:`\eta_t` (an explicit step of the squared hinge overshoots once
 :math:`2\eta_t \lVert x \rVert^2 / |B| > 1`, and the overshoot on the hinge's flat side is pulled back only by
-λ): the step needs no stability bound, and its cost is a B x B solve per class beside the scores.
-What it buys is a step size that needs no bound and no warm-up: on the Caltech-101 Fisher vectors η0
-from 1 to 16 all end within a point of LIBLINEAR in 10 passes, with a smaller spread over batch
-orders than the explicit steps with a warm-up, which are as close on average
-(``experiments/README.md``).  It costs more per pass: the end point lands on the margin, so nearly
+λ): the step needs no stability bound and no warm-up, and its cost is a B x B solve per class beside
+the scores.  On the Caltech-101 Fisher vectors η0 from 1 to 16 all end within a point of LIBLINEAR
+in 10 passes, with a smaller spread over batch orders than the explicit steps with a warm-up, which
+are as close on average (``experiments/README.md``).  It costs more per pass: the end point lands on the margin, so nearly
 separated classes keep a small violation and stay in the update.
 
 Three tricks make a step cost one read of the weights (the scores) and updates of only the classes
@@ -162,8 +161,8 @@ class ASGDLinearSVM(StreamingLinearSVM):
     """
 
     def __init__(self, lam: float = 1e-5, *, eta0="auto", warmup: float = 0.0, implicit: bool = False,
-                 centre: bool = False, average_start: float = 1.0, batch_size: int = 32, max_epochs: int = 10, patience: int = 3,
-                 validation_fraction: float = 0.0, balance: str = "equal", loss: str = "squared_hinge",
+                 centre: bool = False, average_start: float = 1.0, batch_size: int = 32, max_epochs: int = 10,
+                 patience: int = 3, validation_fraction: float = 0.0, balance: str = "equal", loss: str = "squared_hinge",
                  backend: str = "numpy", seed: int = 0):
         self.lam = lam
         self.eta0 = eta0
